@@ -1,0 +1,1 @@
+"""The `caffeine` command line: one module per verb, dispatched by main.py."""

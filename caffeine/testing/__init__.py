@@ -1,0 +1,1 @@
+"""Helpers for testing layers and nets (gradient checks, layer construction)."""
