@@ -1,0 +1,62 @@
+"""Caffe's solvers: SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam.
+
+``get_solver('solver.prototxt')`` picks the class from the solver's ``type`` (or the
+legacy ``solver_type`` enum, upgraded on load); the classes can also be used
+directly, as in pycaffe (``caffeine.AdamSolver('solver.prototxt')``), in which case
+the class decides the rule.
+"""
+import os
+
+from caffeine.proto import caffe_pb2
+from caffeine.proto import io as proto_io
+from caffeine.proto.upgrade import upgrade_solver
+from caffeine.solvers import updates
+from caffeine.solvers.solver import Solver
+from caffeine.solvers.validate import line_finder, unknown_type_error
+
+
+class SGDSolver(Solver):
+    type, rule = "SGD", updates.SGD
+
+
+class NesterovSolver(Solver):
+    type, rule = "Nesterov", updates.Nesterov
+
+
+class AdaGradSolver(Solver):
+    type, rule = "AdaGrad", updates.AdaGrad
+
+
+class RMSPropSolver(Solver):
+    type, rule = "RMSProp", updates.RMSProp
+
+
+class AdaDeltaSolver(Solver):
+    type, rule = "AdaDelta", updates.AdaDelta
+
+
+class AdamSolver(Solver):
+    type, rule = "Adam", updates.Adam
+
+
+SOLVERS = {cls.type: cls for cls in (SGDSolver, NesterovSolver, AdaGradSolver, RMSPropSolver,
+                                     AdaDeltaSolver, AdamSolver)}
+
+
+def get_solver(param, source=None):
+    """Build the solver named by ``type`` in a solver prototxt path or SolverParameter."""
+    if isinstance(param, (str, os.PathLike)):
+        source = os.fspath(param)
+        param = proto_io.read_solver_param(source)
+    else:
+        copy = caffe_pb2.SolverParameter()
+        copy.CopyFrom(param)
+        param = upgrade_solver(copy, source)
+    cls = SOLVERS.get(param.type)
+    if cls is None:
+        raise unknown_type_error(param.type, list(SOLVERS), source, line_finder(source))
+    return cls(param, source=source)
+
+
+__all__ = ["Solver", "SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver",
+           "AdaDeltaSolver", "AdamSolver", "SOLVERS", "get_solver"]
