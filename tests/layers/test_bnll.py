@@ -1,0 +1,60 @@
+"""BNLL (softplus): forward vs torch, stable for large |x|, gradients, in place."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from caffeine.testing.gradient_check import check_gradient
+from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+
+RNG = np.random.default_rng(14)
+TEXT = 'type: "BNLL"'
+
+
+def test_forward_matches_torch_softplus():
+    x = (RNG.standard_normal((2, 3, 4, 5)) * 5).astype(np.float32)
+    _, _, top = run_layer(TEXT, [x], dtype=np.float32)
+    assert top[0].shape == x.shape
+    np.testing.assert_allclose(top[0].data, F.softplus(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_large_inputs_are_finite_and_match_caffe_formula():
+    x = np.array([-500.0, -60.0, -1.0, 0.0, 1.0, 60.0, 500.0], dtype=np.float32)
+    _, _, top = run_layer(TEXT, [x], dtype=np.float32)
+    xd = x.astype(np.float64)
+    # Caffe: x > 0 ? x + log(1 + exp(-x)) : log(1 + exp(x))
+    expected = np.where(xd > 0, xd + np.log1p(np.exp(-np.abs(xd))), np.log1p(np.exp(np.minimum(xd, 0))))
+    assert np.all(np.isfinite(top[0].data))
+    np.testing.assert_allclose(top[0].data, expected, rtol=1e-6, atol=1e-38)
+
+
+def test_gradient_is_finite_for_large_inputs():
+    layer, bottom, top = run_layer(TEXT, [np.array([-800.0, 800.0, 0.0])])
+    top[0].diff[...] = 1.0
+    layer.backward(top, [True], bottom)
+    np.testing.assert_allclose(bottom[0].diff, [0.0, 1.0, 0.5], atol=1e-300)
+
+
+def test_gradient():
+    check_gradient(make_layer(TEXT), blobs_from(RNG.standard_normal((2, 3, 2, 2)) * 3), empty_tops(1))
+
+
+def test_in_place_gradient():
+    b = blob_from(RNG.standard_normal((2, 3, 2, 2)) * 3)
+    check_gradient(make_layer(TEXT), [b], [b])
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_backward_matches_torch_autograd(inplace):
+    x = RNG.standard_normal((3, 4)) * 4
+    dy = RNG.standard_normal(x.shape)
+    layer = make_layer(TEXT)
+    b = blob_from(x)
+    t = b if inplace else empty_tops(1)[0]
+    layer.layer_setup([b], [t])
+    layer.forward([b], [t])
+    t.diff[...] = dy
+    layer.backward([t], [True], [b])
+    xt = torch.from_numpy(x).requires_grad_()
+    F.softplus(xt).backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(b.diff, xt.grad.numpy(), rtol=1e-10)

@@ -1,0 +1,73 @@
+"""Clip: forward vs torch.clamp, gradient passes on [min, max] inclusive, in place, bad params."""
+import numpy as np
+import pytest
+import torch
+
+from caffeine.errors import ConfigError
+from caffeine.testing.gradient_check import check_gradient
+from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+
+RNG = np.random.default_rng(15)
+TEXT = 'type: "Clip" clip_param { min: -0.5 max: 0.75 }'
+
+
+def away_from_bounds(shape):
+    """Random values at least 0.05 away from -0.5 and 0.75 (the kinks)."""
+    x = RNG.uniform(-1.5, 1.5, size=shape)
+    for bound in (-0.5, 0.75):
+        near = np.abs(x - bound) < 0.05
+        x[near] += 0.1
+    return x
+
+
+def test_forward_matches_torch_clamp():
+    x = (RNG.standard_normal((2, 3, 4, 5))).astype(np.float32)
+    _, _, top = run_layer(TEXT, [x], dtype=np.float32)
+    assert top[0].shape == x.shape
+    np.testing.assert_array_equal(top[0].data, torch.clamp(torch.from_numpy(x), -0.5, 0.75).numpy())
+
+
+def test_gradient():
+    check_gradient(make_layer(TEXT), blobs_from(away_from_bounds((2, 3, 4))), empty_tops(1))
+
+
+def test_in_place_gradient():
+    b = blob_from(away_from_bounds((2, 3, 4)))
+    check_gradient(make_layer(TEXT), [b], [b])
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_gradient_passes_on_closed_interval(inplace):
+    x = np.array([-2.0, -0.5, 0.0, 0.75, 3.0])
+    layer = make_layer(TEXT)
+    b = blob_from(x)
+    t = b if inplace else empty_tops(1)[0]
+    layer.layer_setup([b], [t])
+    layer.forward([b], [t])
+    np.testing.assert_array_equal(t.data, [-0.5, -0.5, 0.0, 0.75, 0.75])
+    t.diff[...] = [1.0, 2.0, 3.0, 4.0, 5.0]
+    layer.backward([t], [True], [b])
+    # Caffe: top_diff * (min <= x <= max), boundaries included
+    np.testing.assert_array_equal(b.diff, [0.0, 2.0, 3.0, 4.0, 0.0])
+
+
+def test_backward_matches_torch_autograd_inside_and_outside():
+    x = away_from_bounds((4, 5))
+    dy = RNG.standard_normal(x.shape)
+    layer, bottom, top = run_layer(TEXT, [x])
+    top[0].diff[...] = dy
+    layer.backward(top, [True], bottom)
+    xt = torch.from_numpy(x).requires_grad_()
+    torch.clamp(xt, -0.5, 0.75).backward(torch.from_numpy(dy))
+    np.testing.assert_array_equal(bottom[0].diff, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("text, match", [
+    ('type: "Clip"', "clip_param"),
+    ('type: "Clip" clip_param { min: 0 }', "clip_param.max"),
+    ('type: "Clip" clip_param { max: 1 }', "clip_param.min"),
+    ('type: "Clip" clip_param { min: 2 max: 1 }', "must not exceed"),
+])
+def test_bad_params_rejected(text, match):
+    with pytest.raises(ConfigError, match=match):
+        run_layer(text, [np.zeros((2, 2))])

@@ -1,0 +1,62 @@
+"""Swish: y = x sigmoid(beta x) vs torch (silu for beta 1), gradients, in place."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from caffeine.testing.gradient_check import check_gradient
+from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+
+RNG = np.random.default_rng(20)
+
+
+def swish_text(beta):
+    return f'type: "Swish" swish_param {{ beta: {beta} }}'
+
+
+def torch_swish(x, beta):
+    return x * torch.sigmoid(beta * x)
+
+
+def test_default_beta_is_silu():
+    x = (RNG.standard_normal((2, 3, 4)) * 3).astype(np.float32)
+    _, _, top = run_layer('type: "Swish"', [x], dtype=np.float32)
+    assert top[0].shape == x.shape
+    np.testing.assert_allclose(top[0].data, F.silu(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 2.0, -1.5])
+def test_forward_matches_torch(beta):
+    x = (RNG.standard_normal((2, 3, 4)) * 3).astype(np.float32)
+    _, _, top = run_layer(swish_text(beta), [x], dtype=np.float32)
+    expected = torch_swish(torch.from_numpy(x).double(), beta).numpy()
+    np.testing.assert_allclose(top[0].data, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 2.0, -1.5])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_gradient(beta, inplace):
+    x = RNG.standard_normal((2, 3, 2)) * 2
+    layer = make_layer(swish_text(beta))
+    if inplace:
+        b = blob_from(x)
+        check_gradient(layer, [b], [b])
+    else:
+        check_gradient(layer, blobs_from(x), empty_tops(1))
+
+
+@pytest.mark.parametrize("beta", [1.0, 2.0, -1.5])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_backward_matches_torch_autograd(beta, inplace):
+    x = RNG.standard_normal((3, 4)) * 2
+    dy = RNG.standard_normal(x.shape)
+    layer = make_layer(swish_text(beta))
+    b = blob_from(x)
+    t = b if inplace else empty_tops(1)[0]
+    layer.layer_setup([b], [t])
+    layer.forward([b], [t])
+    t.diff[...] = dy
+    layer.backward([t], [True], [b])
+    xt = torch.from_numpy(x).requires_grad_()
+    torch_swish(xt, beta).backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(b.diff, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
