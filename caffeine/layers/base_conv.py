@@ -1,0 +1,254 @@
+"""BaseConvolution: what Convolution and Deconvolution share (Caffe's BaseConvolutionLayer).
+
+Parameters are parsed exactly as BaseConvolutionLayer::LayerSetUp does.  The maths is
+Caffe's im2col + GEMM, but over a block of images at once: the column matrix of
+``n`` images is ``(C_in*K, L*n)`` in the batch-last layout of ``conv_utils`` and one
+GEMM per group (``np.matmul`` on contiguous arrays, i.e. BLAS) does the whole block.
+Blocks keep that matrix around ``COLUMN_BUDGET`` elements so it stays in cache.
+
+"conv input" is the image im2col reads (the bottom of a Convolution, the top of a
+Deconvolution); "conv output" is the column grid (top of a Convolution, bottom of a
+Deconvolution).  With ``C_out`` the conv-output channels, the weight is
+``(C_out, C_in/group, *kernel)`` and the three GEMMs are
+``out = W @ col`` (forward_cpu_gemm), ``col = W^T @ out`` (backward_cpu_gemm) and
+``dW += out @ col^T`` (weight_cpu_gemm).
+"""
+import math
+
+import numpy as np
+
+from caffeine import fillers
+from caffeine.errors import ConfigError, ShapeError
+from caffeine.layers import conv_utils
+from caffeine.layers.base import Layer
+
+# Elements of the column matrix per block of images (4 MiB of float32).
+COLUMN_BUDGET = 1 << 20
+
+
+def _per_axis(layer, cp, name, num_spatial, default, h_name=None, w_name=None):
+    """One ConvolutionParameter geometry field: repeated ``name`` or the 2-D ``name_h/_w``."""
+    if h_name is not None and (cp.HasField(h_name) or cp.HasField(w_name)):
+        if num_spatial != 2:
+            raise layer.error(f"{h_name} & {w_name} can only be used for 2D convolution",
+                              field=h_name, expected="2 spatial axes", found=num_spatial)
+        if len(getattr(cp, name)):
+            raise layer.error(f"either {name} or {h_name}/{w_name} should be specified; not both",
+                              field=name)
+        return (int(getattr(cp, h_name)), int(getattr(cp, w_name)))
+    values = list(getattr(cp, name))
+    allowed = (1, num_spatial) if default is None else (0, 1, num_spatial)
+    if len(values) not in allowed:
+        raise layer.error(f"{name} must be specified once, or once per spatial dimension",
+                          field=name, expected=f"{' or '.join(str(a) for a in sorted(set(allowed)))} values "
+                          f"({num_spatial} spatial axes)", found=len(values))
+    if not values:
+        return (default,) * num_spatial
+    return tuple(int(values[0 if len(values) == 1 else i]) for i in range(num_spatial))
+
+
+def parse_geometry(layer, cp, num_spatial):
+    """(kernel, stride, pad, dilation) tuples from a ConvolutionParameter, with Caffe's checks."""
+    kernel = _per_axis(layer, cp, "kernel_size", num_spatial, None, "kernel_h", "kernel_w")
+    if any(k <= 0 for k in kernel):
+        raise layer.error("filter dimensions must be nonzero", field="kernel_size",
+                          expected="> 0", found=kernel)
+    stride = _per_axis(layer, cp, "stride", num_spatial, 1, "stride_h", "stride_w")
+    if any(s <= 0 for s in stride):
+        raise layer.error("stride dimensions must be nonzero", field="stride", expected="> 0", found=stride)
+    pad = _per_axis(layer, cp, "pad", num_spatial, 0, "pad_h", "pad_w")
+    dilation = _per_axis(layer, cp, "dilation", num_spatial, 1)
+    if any(d <= 0 for d in dilation):  # Caffe does not check; 0 would silently mean 1
+        raise layer.error("dilation must be positive", field="dilation", expected="> 0", found=dilation)
+    return kernel, stride, pad, dilation
+
+
+def channel_axis_of(layer, blob, axis):
+    try:
+        return blob.canonical_axis_index(axis)
+    except ConfigError as exc:
+        raise exc.with_context(layer=layer.name, layer_type=layer.type, field="axis") from None
+
+
+class BaseConvolution(Layer):
+    min_bottom = 1
+    min_top = 1
+    equal_num_bottom_top = True
+    reverse_dimensions = False  # Deconvolution: the conv runs from top to bottom
+
+    # ---- Caffe's LayerSetUp ---------------------------------------------------------
+    def setup(self, bottom, top):
+        cp = self.layer_param.convolution_param
+        self.force_nd_im2col = cp.force_nd_im2col  # accepted; the N-D code path serves every case
+        self.channel_axis = channel_axis_of(self, bottom[0], cp.axis)
+        self.num_spatial_axes = bottom[0].num_axes - self.channel_axis - 1
+        self.kernel, self.stride, self.pad, self.dilation = parse_geometry(self, cp, self.num_spatial_axes)
+        # im2col is the identity for a 1x1 kernel with stride 1 and no padding
+        self.is_1x1 = all(k == 1 and s == 1 and p == 0 for k, s, p in zip(self.kernel, self.stride, self.pad))
+        self.channels = bottom[0].shape[self.channel_axis]
+        self.num_output = int(cp.num_output)
+        if self.num_output <= 0:
+            raise self.error("num_output must be positive", field="num_output", expected="> 0",
+                             found=self.num_output)
+        self.group = int(cp.group)
+        if self.group <= 0:
+            raise self.error("group must be positive", field="group", expected="> 0", found=self.group)
+        if self.channels % self.group:
+            raise self.error("input channels must be a multiple of group", field="group",
+                             expected=f"channels divisible by {self.group}", found=self.channels)
+        if self.num_output % self.group:
+            raise self.error("number of output should be multiples of group", field="num_output",
+                             expected=f"a multiple of {self.group}", found=self.num_output)
+        if self.reverse_dimensions:
+            self.conv_out_channels, self.conv_in_channels = self.channels, self.num_output
+        else:
+            self.conv_out_channels, self.conv_in_channels = self.num_output, self.channels
+        weight_shape = (self.conv_out_channels, self.conv_in_channels // self.group) + self.kernel
+        self.bias_term = bool(cp.bias_term)
+        self.blobs = [self.new_blob(*weight_shape)]
+        fillers.fill(self.blobs[0], cp.weight_filler, self.rng)
+        if self.bias_term:
+            self.blobs.append(self.new_blob(self.num_output))
+            fillers.fill(self.blobs[1], cp.bias_filler, self.rng)
+        self.kernel_size = math.prod(self.kernel)
+        self.param_propagate_down = [True] * len(self.blobs)
+        self._buffers = {}
+
+    # ---- Caffe's Reshape ------------------------------------------------------------
+    def compute_output_shape(self, input_shape):
+        raise NotImplementedError
+
+    def reshape(self, bottom, top):
+        first_spatial = self.channel_axis + 1
+        if bottom[0].num_axes != first_spatial + self.num_spatial_axes:
+            raise self.error("bottom num_axes may not change", cls=ShapeError,
+                             expected=first_spatial + self.num_spatial_axes, found=bottom[0].num_axes)
+        if bottom[0].shape[self.channel_axis] != self.channels:
+            raise self.error("input size incompatible with convolution kernel: channel count changed",
+                             cls=ShapeError, expected=self.channels, found=bottom[0].shape[self.channel_axis])
+        for i, b in enumerate(bottom[1:], 1):
+            if b.shape != bottom[0].shape:
+                raise self.error(f"all inputs must have the same shape (bottom {i})", cls=ShapeError,
+                                 blob=b.name, expected=bottom[0].shape, found=b.shape)
+        self.num = bottom[0].count(0, self.channel_axis)
+        in_spatial = bottom[0].shape[first_spatial:]
+        out_spatial = self.compute_output_shape(in_spatial)
+        top_shape = bottom[0].shape[:self.channel_axis] + (self.num_output,) + tuple(out_spatial)
+        for t in top:
+            t.reshape(top_shape)
+        if self.reverse_dimensions:
+            self.image_spatial, self.grid_spatial = tuple(out_spatial), tuple(in_spatial)
+        else:
+            self.image_spatial, self.grid_spatial = tuple(in_spatial), tuple(out_spatial)
+        self.grid_size = math.prod(self.grid_spatial)
+        self.padded_spatial = tuple(s + 2 * p for s, p in zip(self.image_spatial, self.pad))
+        if getattr(self, "_geometry", None) != (self.num, self.image_spatial):
+            self._geometry = (self.num, self.image_spatial)
+            self._buffers = {}
+        rows = self.conv_in_channels * self.kernel_size
+        self.block = max(1, min(self.num, COLUMN_BUDGET // max(1, rows * self.grid_size)))
+
+    # ---- helpers --------------------------------------------------------------------
+    def _buffer(self, name, shape, zero=False):
+        """Scratch arrays reused across calls (no page faults per iteration).  A buffer
+        asked for with zero=True is zeroed when created; padded input buffers rely on
+        their border never being written."""
+        key = (name, shape)
+        buf = self._buffers.get(key)
+        if buf is None or buf.dtype != self.dtype:
+            buf = np.zeros(shape, self.dtype) if zero else np.empty(shape, self.dtype)
+            self._buffers[key] = buf
+        return buf
+
+    def _blocks(self):
+        for n0 in range(0, self.num, self.block):
+            yield n0, min(self.num, n0 + self.block)
+
+    def _images(self, blob, data=True):
+        """(num, C, *spatial) view of a bottom/top blob's data or diff."""
+        arr = blob.data if data else blob.diff
+        return arr.reshape((self.num, arr.shape[self.channel_axis]) + arr.shape[self.channel_axis + 1:])
+
+    def _weight_groups(self):
+        w = self.blobs[0].data
+        return w.reshape(self.group, self.conv_out_channels // self.group, -1)
+
+    # ---- the three GEMMs, on grouped matrices ---------------------------------------
+    # general path: columns are (group, C_in/g*K, L*n), rows are (group, C_out/g, L*n)
+    # 1x1 path:     columns are (n, group, C_in/g, L),   rows are (n, group, C_out/g, L)
+    def _w_times(self, cols):
+        return np.matmul(self._weight_groups(), cols)
+
+    def _wt_times(self, rows):
+        return np.matmul(self._weight_groups().transpose(0, 2, 1), rows)
+
+    def _accumulate_weight_diff(self, rows, cols):
+        grad = np.matmul(rows, np.swapaxes(cols, -1, -2))
+        if grad.ndim == 4:  # 1x1 path: per-image products, summed over the batch
+            grad = grad.sum(axis=0)
+        diff = self.blobs[0].diff
+        diff += grad.reshape(diff.shape)
+
+    # ---- layout changes between blobs and the GEMM operands -------------------------
+    def _columns(self, images):
+        """im2col of conv-input images ``(n, C_in, *image_spatial)``."""
+        n = images.shape[0]
+        g = self.group
+        if self.is_1x1:
+            return images.reshape(n, g, self.conv_in_channels // g, self.grid_size)
+        padded = self._buffer("padded", (self.conv_in_channels,) + self.padded_spatial + (n,), zero=True)
+        conv_utils.to_batch_last(images, self.pad, padded)
+        cols = self._buffer("cols", (self.conv_in_channels * self.kernel_size, self.grid_size * n))
+        conv_utils.im2col_batch_last(padded, self.kernel, self.stride, self.dilation, self.grid_spatial, cols)
+        return cols.reshape(g, -1, self.grid_size * n)
+
+    def _columns_to_images(self, cols, out, bias=None):
+        """col2im of grouped columns into ``out (n, C_in, *image_spatial)`` (overwritten)."""
+        n = out.shape[0]
+        if self.is_1x1:
+            flat = out.reshape(n, self.conv_in_channels, self.grid_size)
+            src = cols.reshape(n, self.conv_in_channels, self.grid_size)
+            if bias is None:
+                np.copyto(flat, src)
+            else:
+                np.add(src, bias[:, None], out=flat)
+            return out
+        padded = self._buffer("col2im", (self.conv_in_channels,) + self.padded_spatial + (n,))
+        padded.fill(0)
+        conv_utils.col2im_batch_last(cols, padded, self.kernel, self.stride, self.dilation, self.grid_spatial)
+        return conv_utils.from_batch_last(padded, self.pad, out, bias)
+
+    def _rows(self, outputs):
+        """Conv-output images ``(n, C_out, *grid)`` as grouped GEMM rows."""
+        n = outputs.shape[0]
+        g = self.group
+        if self.is_1x1:
+            return outputs.reshape(n, g, self.conv_out_channels // g, self.grid_size)
+        rows = self._buffer("rows", (self.conv_out_channels, self.grid_size, n))
+        np.copyto(rows, outputs.reshape(n, self.conv_out_channels, self.grid_size).transpose(1, 2, 0))
+        return rows.reshape(g, -1, self.grid_size * n)
+
+    def _rows_to_outputs(self, rows, out, bias=None):
+        """Grouped GEMM rows into conv-output images ``out (n, C_out, *grid)`` (overwritten)."""
+        n = out.shape[0]
+        flat = out.reshape(n, self.conv_out_channels, self.grid_size)
+        if self.is_1x1:
+            src = rows.reshape(n, self.conv_out_channels, self.grid_size)
+        else:
+            src = rows.reshape(self.conv_out_channels, self.grid_size, n).transpose(2, 0, 1)
+        if bias is None:
+            np.copyto(flat, src)
+        else:
+            np.add(src, bias[:, None], out=flat)
+        return out
+
+    def _bias(self):
+        return self.blobs[1].data if self.bias_term else None
+
+    def _accumulate_bias_diff(self, top_diff):
+        """Bias gradient: the top diff summed over the batch and every spatial position."""
+        diff = self.blobs[1].diff
+        diff += top_diff.reshape(top_diff.shape[0], self.num_output, -1).sum(axis=2).sum(axis=0)
+
+    def _bias_wanted(self):
+        return self.bias_term and self.param_propagate_down[1]

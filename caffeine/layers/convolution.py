@@ -1,0 +1,47 @@
+"""Convolution (Caffe's ConvolutionLayer): ``top = W * bottom + b`` over each bottom/top pair.
+
+Weight ``(num_output, channels/group, *kernel)``; output size per spatial axis
+``(in + 2*pad - (dilation*(kernel-1)+1)) / stride + 1``.  See base_conv for the maths.
+"""
+from caffeine.errors import ShapeError
+from caffeine.layers import conv_utils, register_layer
+from caffeine.layers.base_conv import BaseConvolution
+
+
+@register_layer("Convolution")
+class ConvolutionLayer(BaseConvolution):
+    reverse_dimensions = False
+
+    def compute_output_shape(self, input_shape):
+        for axis, (size, k, p, d) in enumerate(zip(input_shape, self.kernel, self.pad, self.dilation)):
+            extent = conv_utils.kernel_extent(k, d)
+            if size + 2 * p < extent:
+                raise self.error(f"kernel larger than padded input along spatial axis {axis}", cls=ShapeError,
+                                 expected=f"input + 2*pad >= kernel extent {extent}",
+                                 found=f"input {size} + 2*{p} = {size + 2 * p}")
+        return conv_utils.conv_output_shape(input_shape, self.kernel, self.stride, self.pad, self.dilation)
+
+    def forward_cpu(self, bottom, top):
+        bias = self._bias()
+        for b, t in zip(bottom, top):
+            x, y = self._images(b), self._images(t)
+            for n0, n1 in self._blocks():
+                cols = self._columns(x[n0:n1])
+                self._rows_to_outputs(self._w_times(cols), y[n0:n1], bias)
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        want_w = self.param_propagate_down[0]
+        for i, (t, b) in enumerate(zip(top, bottom)):
+            dy = self._images(t, data=False)
+            if self._bias_wanted():
+                self._accumulate_bias_diff(dy)
+            if not (want_w or propagate_down[i]):
+                continue
+            x = self._images(b)
+            dx = self._images(b, data=False) if propagate_down[i] else None
+            for n0, n1 in self._blocks():
+                rows = self._rows(dy[n0:n1])
+                if want_w:
+                    self._accumulate_weight_diff(rows, self._columns(x[n0:n1]))
+                if dx is not None:
+                    self._columns_to_images(self._wt_times(rows), dx[n0:n1])
