@@ -2,6 +2,7 @@
 from caffeine.backend import set_device, set_mode_cpu, set_mode_gpu, set_random_seed
 from caffeine.blob import Blob
 from caffeine.errors import ConfigError
+from caffeine import layers  # noqa: F401 - also NetSpec's `L`: caffeine.layers.Convolution(...)
 from caffeine.layers import layer_types
 
 __version__ = "0.1.0"
@@ -21,8 +22,8 @@ _LAZY = {
     "io": ("caffeine.io", None),
     "proto": ("caffeine.proto", None),
     "NetSpec": ("caffeine.net_spec", "NetSpec"),
-    "layers": ("caffeine.net_spec", "layers"),
     "params": ("caffeine.net_spec", "params"),
+    "Layer": ("caffeine.layers.python", "PythonLayerBase"),
     "to_proto": ("caffeine.net_spec", "to_proto"),
     "Classifier": ("caffeine.classifier", "Classifier"),
 }
@@ -42,4 +43,5 @@ def __getattr__(name):
 
 __all__ = ["Blob", "ConfigError", "Net", "TRAIN", "TEST", "set_mode_cpu", "set_mode_gpu", "set_device",
            "set_random_seed", "layer_types", "get_solver", "SGDSolver", "NesterovSolver", "AdaGradSolver",
-           "RMSPropSolver", "AdaDeltaSolver", "AdamSolver", "io", "proto", "NetSpec", "Classifier"]
+           "RMSPropSolver", "AdaDeltaSolver", "AdamSolver", "io", "proto", "NetSpec", "layers", "params",
+           "Layer", "Classifier"]

@@ -64,6 +64,21 @@ def _check_shape(shape):
     return shape
 
 
+class _Count(int):
+    """An int that can also be called as Caffe's ``count(start_axis, end_axis)``."""
+
+    def __new__(cls, value, shape):
+        obj = super().__new__(cls, value)
+        obj._shape = shape
+        return obj
+
+    def __call__(self, start=0, end=None):
+        if start == 0 and end is None:
+            return int(self)
+        end = len(self._shape) if end is None else end
+        return int(np.prod(self._shape[start:end], dtype=np.int64))
+
+
 class Blob:
     def __init__(self, *shape, dtype=np.float32, name=None):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -100,11 +115,10 @@ class Blob:
     def num_axes(self):
         return len(self._shape)
 
-    def count(self, start=0, end=None):
-        if start == 0 and end is None:
-            return self._count
-        end = self.num_axes if end is None else end
-        return int(np.prod(self._shape[start:end], dtype=np.int64))
+    @property
+    def count(self):
+        """The element count; ``blob.count`` (pycaffe) and ``blob.count(start, end)`` (Caffe) both work."""
+        return _Count(self._count, self._shape)
 
     def canonical_axis_index(self, axis):
         n = self.num_axes

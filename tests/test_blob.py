@@ -66,3 +66,9 @@ def test_legacy_proto_dims():
     b = Blob()
     b.from_proto(p)
     assert b.shape == (1, 2, 1, 2)
+
+
+def test_count_is_an_int_and_callable_like_caffe():
+    b = Blob(2, 3, 4)
+    assert b.count == 24 and b.count() == 24 and b.count(1) == 12 and b.count(0, 2) == 6
+    assert isinstance(b.count, int)

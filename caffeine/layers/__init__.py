@@ -102,3 +102,15 @@ def layer_types():
         except LayerConfigError:
             status[type_name] = {"cpu": False, "gpu": False}
     return status
+
+
+def __getattr__(name):
+    """pycaffe's ``L``: ``caffeine.layers.Convolution(bottom, ...)`` builds a NetSpec layer.
+
+    Layer type names are CamelCase; the implementation modules in this package are
+    lower-case, so the two never collide.
+    """
+    if name[:1].isupper():
+        from caffeine.net_spec import layers as netspec_layers
+        return getattr(netspec_layers, name)
+    raise AttributeError(f"module 'caffeine.layers' has no attribute '{name}'")

@@ -16,7 +16,7 @@ import numpy as np
 
 from caffeine import backend
 from caffeine.blob import Blob
-from caffeine.errors import LayerConfigError
+from caffeine.errors import LayerConfigError, ShapeError
 
 log = logging.getLogger("caffeine")
 _host_fallback_logged = set()
@@ -210,9 +210,9 @@ class LossLayer(Layer):
         return bottom_index != 1  # never into labels
 
     def reshape(self, bottom, top):
-        if bottom[0].shape[0] != bottom[1].shape[0]:
+        if bottom[0].num_axes == 0 or bottom[1].num_axes == 0 or bottom[0].shape[0] != bottom[1].shape[0]:
             raise self.error("the data and label should have the same first dimension",
-                             expected=bottom[0].shape[0], found=bottom[1].shape[0])
+                             cls=ShapeError, expected=bottom[0].shape[:1], found=bottom[1].shape[:1])
         top[0].reshape(())
 
     def normalizer(self, mode, outer_num, inner_num, valid_count):
