@@ -13,9 +13,9 @@ offset at a time (a loop over the ``prod(kernel)`` offsets only) is col2im.
 Two layouts are provided:
 - Caffe's: ``im2col(x)`` -> ``(N, C*K, *out)``, per image exactly Caffe's column
   buffer (used by the Im2col layer);
-- batch-last: ``(C*K, L*n)`` with the batch as the fastest axis, used by the
-  convolution layers so one GEMM covers a whole block of images and the copies
-  run over long contiguous stretches (``out_w * n`` elements) instead of one row.
+- ``BlockColumns``: the ``(C*K, M)`` column matrix of a block of images, ``M``
+  covering every (image, output position) pair, used by the convolution layers so
+  one GEMM covers the whole block.
 """
 import itertools
 import math
@@ -114,39 +114,114 @@ def col2im(cols, image_shape, kernel, pad, stride, dilation, out=None):
     return out
 
 
-# ---- batch-last layout used by the convolution layers --------------------------------
-def to_batch_last(x, pad, out):
-    """``x (n, C, *S)`` -> ``out (C, *(S + 2 pad), n)``; the border of ``out`` must be zero already."""
-    nd = x.ndim - 2
-    np.copyto(out[interior(pad, lead=1, trail=1)], x.transpose(tuple(range(1, nd + 2)) + (0,)))
-    return out
+# ---- block columns used by the convolution layers ---------------------------------
+class BlockColumns:
+    """im2col / col2im of blocks of ``n`` images for one convolution geometry.
 
-
-def from_batch_last(buf, pad, out, bias=None):
-    """``buf (C, *(S + 2 pad), n)`` cropped and transposed into ``out (n, C, *S)``, plus a
-    per-channel bias when given."""
-    nd = buf.ndim - 2
-    src = buf[interior(pad, lead=1, trail=1)].transpose((nd + 1,) + tuple(range(nd + 1)))
-    if bias is None:
-        np.copyto(out, src)
-    else:
-        np.add(src, bias.reshape((-1,) + (1,) * nd), out=out)
-    return out
-
-
-def im2col_batch_last(padded, kernel, stride, dilation, out_shape, out):
-    """``padded (C, *Sp, n)`` -> ``out`` viewed as ``(C, *kernel, *out_shape, n)``.
-
-    Row ``(c, k...)``, column ``(o..., i)`` of the ``(C*K, L*n)`` matrix is Caffe's
-    ``col[(c, k...), (o...)]`` of image ``i``.
+    The column matrix of a block is ``(C*K, M)``: row ``(c, k...)`` as Caffe's, and the
+    ``M`` columns are every (image, output position) pair, ordered either
+    - batch-last ``(o..., i)``: the padded images are stored ``(C, *Sp, n)`` so each
+      copy or add runs over ``out_w * n`` contiguous elements (best for small
+      outputs such as 8x8), or
+    - batch-major ``(i, o...)``: images stay ``(n, C, *Sp)`` and the conv output
+      ``(C_out, n, L)`` is one cheap transpose away from the top blob (best for large
+      outputs, where a batch-last transpose would stride through memory).
+    Scratch arrays are kept between calls so big buffers are not re-faulted each time.
     """
-    view = window_view(padded, 1, kernel, stride, dilation, out_shape)
-    np.copyto(out.reshape(view.shape), view)
-    return out
 
+    def __init__(self, channels, image_spatial, kernel, stride, pad, dilation, batch_last, dtype):
+        self.channels = channels
+        self.image_spatial = tuple(image_spatial)
+        self.kernel, self.stride, self.pad, self.dilation = kernel, stride, pad, dilation
+        self.grid = conv_output_shape(image_spatial, kernel, stride, pad, dilation)
+        self.grid_size = math.prod(self.grid)
+        self.padded_spatial = tuple(s + 2 * p for s, p in zip(image_spatial, pad))
+        self.batch_last = batch_last
+        self.dtype = dtype
+        self.rows_k = channels * math.prod(kernel)
+        self._scratch = {}
 
-def col2im_batch_last(cols, padded, kernel, stride, dilation, out_shape):
-    """Sum ``(C*K, L*n)`` columns into ``padded (C, *Sp, n)`` (which must start zeroed)."""
-    view = window_view(padded, 1, kernel, stride, dilation, out_shape)
-    accumulate_windows(view, cols.reshape(view.shape), 1, kernel)
-    return padded
+    def buffer(self, name, shape, zero=False):
+        key = (name, shape)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = np.zeros(shape, self.dtype) if zero else np.empty(shape, self.dtype)
+            self._scratch[key] = buf
+        return buf
+
+    def _padded_shape(self, n):
+        if self.batch_last:
+            return (self.channels,) + self.padded_spatial + (n,)
+        return (n, self.channels) + self.padded_spatial
+
+    def _windows(self, padded):
+        """Window view ordered like the column matrix: ``(C, *k, <M axes>)``."""
+        if self.batch_last:
+            return window_view(padded, 1, self.kernel, self.stride, self.dilation, self.grid)
+        view = window_view(padded, 2, self.kernel, self.stride, self.dilation, self.grid)
+        nd = len(self.kernel)
+        return view.transpose((1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd)))
+
+    def im2col(self, images):
+        """``images (n, C, *S)`` -> columns ``(C*K, M)`` (a scratch array, valid until the next call)."""
+        n = images.shape[0]
+        if self.batch_last:
+            padded = self.buffer("padded", self._padded_shape(n), zero=True)  # border stays zero
+            np.copyto(padded[interior(self.pad, 1, 1)], images.transpose(tuple(range(1, images.ndim)) + (0,)))
+        elif any(self.pad):
+            padded = self.buffer("padded", self._padded_shape(n), zero=True)
+            np.copyto(padded[interior(self.pad, 2)], images)
+        else:
+            padded = images
+        view = self._windows(padded)
+        cols = self.buffer("cols", (self.rows_k, self.grid_size * n))
+        np.copyto(cols.reshape(view.shape), view)
+        return cols
+
+    def col2im(self, cols, out, bias=None):
+        """Sum columns ``(C*K, M)`` back into images, written to ``out (n, C, *S)`` (+ bias per channel)."""
+        n = out.shape[0]
+        in_place = not self.batch_last and not any(self.pad)
+        if in_place:
+            padded = out
+        else:
+            padded = self.buffer("col2im", self._padded_shape(n))
+        padded.fill(0)
+        view = self._windows(padded)
+        accumulate_windows(view, cols.reshape(view.shape), 1, self.kernel)
+        nd = len(self.kernel)
+        if self.batch_last:
+            src = padded[interior(self.pad, 1, 1)].transpose((nd + 1,) + tuple(range(nd + 1)))
+        else:
+            src = padded[interior(self.pad, 2)]
+        if bias is not None:
+            np.add(src, bias.reshape((-1,) + (1,) * nd), out=out)
+        elif not in_place:
+            np.copyto(out, src)
+        return out
+
+    def rows(self, outputs, name="rows"):
+        """Conv-output images ``(n, C_out, *grid)`` as GEMM rows ``(C_out, M)`` (scratch)."""
+        n, c_out = outputs.shape[:2]
+        flat = outputs.reshape(n, c_out, self.grid_size)
+        if self.batch_last:
+            rows = self.buffer(name, (c_out, self.grid_size, n))
+            np.copyto(rows, flat.transpose(1, 2, 0))
+        else:
+            rows = self.buffer(name, (c_out, n, self.grid_size))
+            np.copyto(rows, flat.transpose(1, 0, 2))
+        return rows.reshape(c_out, -1)
+
+    def rows_to_outputs(self, rows, out, bias=None):
+        """GEMM rows ``(C_out, M)`` into conv-output images ``out (n, C_out, *grid)`` (+ bias)."""
+        n, c_out = out.shape[:2]
+        flat = out.reshape(n, c_out, self.grid_size)
+        if self.batch_last:
+            src = rows.reshape(c_out, self.grid_size, n).transpose(2, 0, 1)
+        else:
+            src = rows.reshape(c_out, n, self.grid_size).transpose(1, 0, 2)
+        if bias is None:
+            np.copyto(flat, src)
+        else:
+            np.add(src, bias[:, None], out=flat)
+        return out

@@ -15,6 +15,13 @@ FILLERS = 'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaus
 TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
+@pytest.fixture(params=["batch_last", "batch_major"])
+def layout(request, monkeypatch):
+    """Run a test with each column order of conv_utils.BlockColumns."""
+    monkeypatch.setattr(base_conv, "BATCH_LAST_MAX_GRID", 10**9 if request.param == "batch_last" else 0)
+    return request.param
+
+
 def conv_text(params, fillers=FILLERS, name="conv"):
     return f'name: "{name}" type: "Convolution" convolution_param {{ {params} {fillers} }}'
 
@@ -57,9 +64,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("params,kw,shape,num_output", CASES)
-def test_forward_backward_match_torch(params, kw, shape, num_output):
+def test_forward_backward_match_torch(params, kw, shape, num_output, layout):
     x = RNG.standard_normal(shape)
     layer, bottom, top = setup_layer(conv_text(f"num_output: {num_output} {params}"), x)
+    assert layer.is_1x1 or layer.columns.batch_last == (layout == "batch_last")
     w, b = layer.blobs[0].data.copy(), layer.blobs[1].data.copy()
     layer.forward(bottom, top)
     y, xt, wt, bt = torch_conv(x, w, b, **kw)
@@ -75,7 +83,7 @@ def test_forward_backward_match_torch(params, kw, shape, num_output):
 
 
 @pytest.mark.parametrize("budget,block", [(1, 1), (3 * 36 * 30, 3)])
-def test_several_batch_blocks_match_torch(monkeypatch, budget, block):
+def test_several_batch_blocks_match_torch(monkeypatch, budget, block, layout):
     """Small column budgets split the batch into blocks (with a remainder block)."""
     monkeypatch.setattr(base_conv, "COLUMN_BUDGET", budget)
     x = RNG.standard_normal((7, 4, 6, 5))
@@ -168,12 +176,12 @@ def test_propagate_down_false_and_frozen_params_leave_diffs_alone():
     ("num_output: 2 kernel_size: 2 stride: 2 pad: 1 dilation: 1", (1, 2, 3, 4, 3)),
     ("num_output: 2 kernel_size: 2 group: 2 dilation: 2", (1, 2, 4, 3, 4)),
 ])
-def test_gradient(params, shape):
+def test_gradient(params, shape, layout):
     layer, bottom, top = setup_layer(conv_text(params), RNG.standard_normal(shape))
     check_gradient(layer, bottom, top)
 
 
-def test_gradient_params_only_and_second_bottom_only():
+def test_gradient_params_only_and_second_bottom_only(layout):
     x = RNG.standard_normal((2, 2, 4, 4))
     layer, bottom, top = setup_layer(conv_text("num_output: 2 kernel_size: 3 pad: 1"), x, x * 0.5 + 1)
     check_gradient(layer, bottom, top, check_bottom=[])

@@ -15,6 +15,13 @@ FILLERS = 'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaus
 TORCH_DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
+@pytest.fixture(params=["batch_last", "batch_major"])
+def layout(request, monkeypatch):
+    """Run a test with each column order of conv_utils.BlockColumns."""
+    monkeypatch.setattr(base_conv, "BATCH_LAST_MAX_GRID", 10**9 if request.param == "batch_last" else 0)
+    return request.param
+
+
 def deconv_text(params, fillers=FILLERS):
     return f'name: "up" type: "Deconvolution" convolution_param {{ {params} {fillers} }}'
 
@@ -59,13 +66,14 @@ CASES = [
 
 
 @pytest.mark.parametrize("params,kw,shape,num_output", CASES)
-def test_forward_backward_match_torch(params, kw, shape, num_output):
+def test_forward_backward_match_torch(params, kw, shape, num_output, layout):
     x = RNG.standard_normal(shape)
     layer, bottom, top = setup_layer(deconv_text(f"num_output: {num_output} {params}"), x)
+    assert layer.is_1x1 or layer.columns.batch_last == (layout == "batch_last")
     check_against_torch(layer, bottom, top, x, **kw)
 
 
-def test_several_batch_blocks_match_torch(monkeypatch):
+def test_several_batch_blocks_match_torch(monkeypatch, layout):
     monkeypatch.setattr(base_conv, "COLUMN_BUDGET", 2 * 4 * 9 * 12)  # two images per block
     x = RNG.standard_normal((5, 4, 4, 3))
     layer, bottom, top = setup_layer(deconv_text("num_output: 4 kernel_size: 3 stride: 2 pad: 1 group: 2"), x)
@@ -97,12 +105,12 @@ def test_bilinear_upsampling_keeps_constant_images_constant():
     ("num_output: 4 kernel_size: 1 group: 2", (2, 2, 3, 3)),
     ("num_output: 2 kernel_size: 2 stride: 2 pad: 1", (1, 2, 2, 3, 2)),
 ])
-def test_gradient(params, shape):
+def test_gradient(params, shape, layout):
     layer, bottom, top = setup_layer(deconv_text(params), RNG.standard_normal(shape))
     check_gradient(layer, bottom, top)
 
 
-def test_gradient_params_only_and_second_bottom_only():
+def test_gradient_params_only_and_second_bottom_only(layout):
     x = RNG.standard_normal((2, 2, 3, 3))
     layer, bottom, top = setup_layer(deconv_text("num_output: 2 kernel_size: 3 stride: 2"), x, x - 0.5)
     check_gradient(layer, bottom, top, check_bottom=[])
