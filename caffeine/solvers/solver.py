@@ -13,7 +13,7 @@ from google.protobuf import text_format
 
 from caffeine import backend
 from caffeine.blob import Blob
-from caffeine.errors import WeightsError
+from caffeine.errors import SolverError, WeightsError
 from caffeine.paths import resolve_output_path, resolve_path
 from caffeine.proto import caffe_pb2
 from caffeine.proto import io as proto_io
@@ -53,6 +53,7 @@ class Solver:
         self.param = param
         self._default_snapshot_prefix()
         validate(param, self.rule, source, line_finder(source))
+        self._check_snapshot_prefix(line_finder(source))
         log.info("Initializing solver from parameters: \n%s", text_format.MessageToString(param))
         if param.random_seed >= 0:
             backend.set_random_seed(param.random_seed)
@@ -93,6 +94,23 @@ class Solver:
             log.info("snapshot_prefix was a directory and is replaced to %s", p.snapshot_prefix)
         if p.snapshot_prefix:
             p.snapshot_prefix = resolve_output_path(p.snapshot_prefix, self.source_dir)
+
+    def _check_snapshot_prefix(self, line_of):
+        """Caffe's CheckSnapshotWritePermissions, before training rather than at the first
+        snapshot; also when only the final (snapshot_after_train) snapshot will be written."""
+        p = self.param
+        if not (p.snapshot or p.snapshot_after_train):
+            return
+        if p.snapshot and not p.snapshot_prefix:
+            raise SolverError("snapshot is specified but snapshot_prefix is not", file=self.source,
+                              line=line_of("snapshot"), field="snapshot_prefix",
+                              expected="a snapshot_prefix", found="none")
+        folder = os.path.dirname(p.snapshot_prefix) or "."
+        if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            raise SolverError(f"Cannot write to snapshot prefix '{p.snapshot_prefix}'. Make sure that "
+                              "the directory exists and is writeable.", file=self.source,
+                              line=line_of("snapshot_prefix"), field="snapshot_prefix",
+                              expected="an existing, writable folder", found=folder)
 
     def _net_state(self, phase, net_param, extra):
         state = caffe_pb2.NetState()
@@ -342,7 +360,7 @@ class Solver:
             return
         per_iter = self.images_per_iteration()
         speed = self.trained_iterations / self.train_seconds
-        text = (f"Trained {self.trained_iterations} iterations in {self.train_seconds:.1f} s "
+        text = (f"Trained {self.trained_iterations} iterations in {self.train_seconds:.2f} s "
                 f"({speed:.2f} iter/s")
         if per_iter:
             text += f", {speed * per_iter:.0f} img/s"

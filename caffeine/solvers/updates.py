@@ -69,7 +69,7 @@ def clip_gradients(diffs, clip):
     sumsq = F32(0)
     for g in diffs:
         flat = g.ravel()
-        sumsq = F32(sumsq + F32(flat.dot(flat)))
+        sumsq = F32(sumsq + F32(float(flat.dot(flat))))  # float(): cupy 0-d arrays too
     l2norm = F32(math.sqrt(sumsq)) if math.isfinite(sumsq) else F32(sumsq)
     if l2norm > clip:
         scale = F32(clip / l2norm)
