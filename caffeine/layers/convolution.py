@@ -3,6 +3,7 @@
 Weight ``(num_output, channels/group, *kernel)``; output size per spatial axis
 ``(in + 2*pad - (dilation*(kernel-1)+1)) / stride + 1``.  See base_conv for the maths.
 """
+from caffeine.cuda_layers import conv_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import conv_utils, register_layer
 from caffeine.layers.base_conv import BaseConvolution
@@ -10,6 +11,8 @@ from caffeine.layers.base_conv import BaseConvolution
 
 @register_layer("Convolution")
 class ConvolutionLayer(BaseConvolution):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     reverse_dimensions = False
 
     def compute_output_shape(self, input_shape):
@@ -44,4 +47,10 @@ class ConvolutionLayer(BaseConvolution):
                 if want_w:
                     self._accumulate_weight_diff(rows, self._columns(x[n0:n1]))
                 if dx is not None:
-                    self._columns_to_images(self._wt_times(rows), dx[n0:n1])
+                    self._backward_data(dy[n0:n1], rows, dx[n0:n1])
+
+    def forward_gpu(self, bottom, top):
+        conv_gpu.conv_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        conv_gpu.conv_backward_gpu(self, top, propagate_down, bottom)

@@ -4,6 +4,7 @@ Forward is Convolution's backward-data pass (col2im of ``W^T @ bottom``), backwa
 its forward.  Weight ``(channels, num_output/group, *kernel)``; output size per axis
 ``stride*(in - 1) + dilation*(kernel-1) + 1 - 2*pad``.
 """
+from caffeine.cuda_layers import conv_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import conv_utils, register_layer
 from caffeine.layers.base_conv import BaseConvolution
@@ -11,6 +12,8 @@ from caffeine.layers.base_conv import BaseConvolution
 
 @register_layer("Deconvolution")
 class DeconvolutionLayer(BaseConvolution):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     reverse_dimensions = True
 
     def compute_output_shape(self, input_shape):
@@ -27,8 +30,7 @@ class DeconvolutionLayer(BaseConvolution):
         for b, t in zip(bottom, top):
             x, y = self._images(b), self._images(t)
             for n0, n1 in self._blocks():
-                cols = self._wt_times(self._rows(x[n0:n1]))
-                self._columns_to_images(cols, y[n0:n1], bias)
+                self._backward_data(x[n0:n1], None, y[n0:n1], bias)
 
     def backward_cpu(self, top, propagate_down, bottom):
         want_w = self.param_propagate_down[0]
@@ -46,3 +48,9 @@ class DeconvolutionLayer(BaseConvolution):
                     self._accumulate_weight_diff(self._rows(x[n0:n1]), cols)
                 if dx is not None:
                     self._rows_to_outputs(self._w_times(cols), dx[n0:n1])
+
+    def forward_gpu(self, bottom, top):
+        conv_gpu.deconv_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        conv_gpu.deconv_backward_gpu(self, top, propagate_down, bottom)

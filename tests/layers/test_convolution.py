@@ -15,10 +15,13 @@ FILLERS = 'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaus
 TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-@pytest.fixture(params=["batch_last", "batch_major"])
+@pytest.fixture(params=["batch_last", "batch_major", "batch_last/flipped", "batch_major/flipped"])
 def layout(request, monkeypatch):
-    """Run a test with each column order of conv_utils.BlockColumns."""
-    monkeypatch.setattr(base_conv, "BATCH_LAST_MAX_GRID", 10**9 if request.param == "batch_last" else 0)
+    """Run a test with each column order of conv_utils.BlockColumns, and with the
+    backward-data pass done by col2im or (where stride is 1) as a flipped convolution."""
+    order, _, flipped = request.param.partition("/")
+    monkeypatch.setattr(base_conv, "BATCH_LAST_MAX_GRID", 10**9 if order == "batch_last" else 0)
+    monkeypatch.setattr(base_conv, "TRANSPOSED_BACKWARD", bool(flipped))
     return request.param
 
 
@@ -67,7 +70,9 @@ CASES = [
 def test_forward_backward_match_torch(params, kw, shape, num_output, layout):
     x = RNG.standard_normal(shape)
     layer, bottom, top = setup_layer(conv_text(f"num_output: {num_output} {params}"), x)
-    assert layer.is_1x1 or layer.columns.batch_last == (layout == "batch_last")
+    assert layer.is_1x1 or layer.columns.batch_last == layout.startswith("batch_last")
+    if not layer.is_1x1 and set(layer.stride) == {1}:
+        assert (layer.transposed_columns is not None) == layout.endswith("flipped")
     w, b = layer.blobs[0].data.copy(), layer.blobs[1].data.copy()
     layer.forward(bottom, top)
     y, xt, wt, bt = torch_conv(x, w, b, **kw)
