@@ -12,6 +12,10 @@ a window of squared inputs with zero padding (local_size - 1) / 2 on each side:
 
 The window is symmetric, so the backward pass (Caffe's CrossChannelBackward) uses the same
 window sum:  dx = dy * scale^-beta - 2 a' beta x * S(dy * top / scale).
+
+The work runs over cache-sized blocks (~256 KB per array, or one sample when a sample is
+larger: groups of samples for ACROSS_CHANNELS, of planes for WITHIN_CHANNEL), so the padded
+squares and window sums stay in cache and each blob crosses memory about once per pass.
 """
 import numpy as np
 
@@ -19,6 +23,7 @@ from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
 
+CHUNK_BYTES = 1 << 18
 # Above this many channels in a window, sum it with a cumulative sum (two passes and a
 # clamp against rounding) instead of one add per channel in the window.
 _CUMSUM_ABOVE = 11
@@ -34,21 +39,21 @@ def _channel_window_sum(padded, channels, size, out, nonneg):
             np.add(out, padded[:, i:i + channels], out=out)
     else:
         cs = np.cumsum(padded, axis=1)
-        np.subtract(cs[:, size - 1:], np.concatenate([np.zeros_like(cs[:, :1]), cs[:, :channels - 1]],
-                                                    axis=1), out=out)
+        np.copyto(out[:, :1], cs[:, size - 1:size])
+        np.subtract(cs[:, size:size + channels - 1], cs[:, :channels - 1], out=out[:, 1:])
         if nonneg:  # a sum of squares: clamp the cancellation error of the difference
             np.maximum(out, 0, out=out)
     return out
 
 
-def _box_sum(padded, height, width, size, out):
-    """out[..., h, w] = sum of padded[..., h:h+size, w:w+size] (separable: rows, then columns)."""
-    rows = padded[..., :height, :].copy()
+def _box_sum(padded, height, width, size, out, rows):
+    """out[:, h, w] = sum of padded[:, h:h+size, w:w+size] (separable: rows, then columns)."""
+    np.copyto(rows, padded[:, :height, :])
     for i in range(1, size):
-        np.add(rows, padded[..., i:i + height, :], out=rows)
-    np.copyto(out, rows[..., :width])
+        np.add(rows, padded[:, i:i + height, :], out=rows)
+    np.copyto(out, rows[:, :, :width])
     for j in range(1, size):
-        np.add(out, rows[..., j:j + width], out=out)
+        np.add(out, rows[:, :, j:j + width], out=out)
     return out
 
 
@@ -83,52 +88,80 @@ class LRNLayer(Layer):
                              cls=ShapeError, blob=b.name, expected=4, found=b.num_axes)
         top[0].reshape(b.shape)
 
+    # ---- blocks and work buffers ---------------------------------------------------------
     def _buffer(self, name, shape, zero=False):
-        """A work array kept between calls (no page faults on every pass); padding stays 0."""
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != tuple(shape) or buf.dtype != self.dtype:
-            buf = self._buffers[name] = (np.zeros if zero else np.empty)(shape, dtype=self.dtype)
+        """A work array kept between calls; a zeroed one keeps its zero border (only the centre
+        is ever written)."""
+        key = (name, tuple(shape))
+        buf = self._buffers.get(key)
+        if buf is None or buf.dtype != self.dtype:
+            buf = self._buffers[key] = (np.zeros if zero else np.empty)(shape, dtype=self.dtype)
         return buf
 
-    def _window_sum(self, values_into, out, nonneg=False):
-        """S(v) where ``values_into(center)`` writes v into the centre of a zero-padded buffer."""
-        n, c, h, w = out.shape
+    def _view(self, arr):
+        """(N, C, H*W) for ACROSS_CHANNELS (blocks of samples / positions), (N*C, H, W) for
+        WITHIN_CHANNEL (blocks of planes)."""
+        n, c, h, w = arr.shape
+        return arr.reshape(n, c, h * w) if self.across else arr.reshape(n * c, h, w)
+
+    def _blocks(self, shape):
+        n, c, h, w = shape
+        item = self.dtype.itemsize
+        if not self.across:
+            m = max(1, CHUNK_BYTES // (h * w * item))
+            return [slice(i, i + m) for i in range(0, n * c, m)]
+        # whole samples per block (contiguous: numpy's fast loops), one when a sample is large
+        m = max(1, CHUNK_BYTES // (c * h * w * item))
+        return [(slice(i, i + m),) for i in range(0, n, m)]
+
+    def _window_sum(self, fill_centre, out):
+        """out = S(v) over one block, where ``fill_centre(centre)`` writes v into the centre of
+        a zero-padded work buffer."""
         p = self.pre_pad
         if self.across:
-            padded = self._buffer("padded", (n, c + 2 * p, h, w), zero=True)
-            values_into(padded[:, p:p + c])
-            return _channel_window_sum(padded, c, self.size, out, nonneg)
-        padded = self._buffer("padded", (n, c, h + 2 * p, w + 2 * p), zero=True)
-        values_into(padded[:, :, p:p + h, p:p + w])
-        return _box_sum(padded, h, w, self.size, out)
+            m, c, b = out.shape
+            padded = self._buffer("padded", (m, c + 2 * p, b), zero=True)
+            fill_centre(padded[:, p:p + c])
+            return _channel_window_sum(padded, c, self.size, out, fill_centre.nonneg)
+        m, h, w = out.shape
+        padded = self._buffer("padded", (m, h + 2 * p, w + 2 * p), zero=True)
+        fill_centre(padded[:, p:p + h, p:p + w])
+        return _box_sum(padded, h, w, self.size, out, self._buffer("rows", (m, h, w + 2 * p)))
 
+    # ---- forward / backward --------------------------------------------------------------
     def forward_cpu(self, bottom, top):
-        x = bottom[0].host_data_readonly
-        scale = self._buffer("scale", x.shape)
-        self._window_sum(lambda center: np.multiply(x, x, out=center), scale, nonneg=True)
-        scale *= self.coef
-        scale += self.shift
-        scale_pow = self._buffer("scale_pow", x.shape)
-        np.power(scale, -self.beta, out=scale_pow)
-        np.multiply(x, scale_pow, out=top[0].data)
+        x = self._view(bottom[0].host_data_readonly)
+        y = self._view(top[0].data)
+        scale = self._view(self._buffer("scale", bottom[0].shape))
+        scale_pow = self._view(self._buffer("scale_pow", bottom[0].shape))
+        for blk in self._blocks(bottom[0].shape):
+            xb, sb, pb = x[blk], scale[blk], scale_pow[blk]
+
+            def squares(centre, xb=xb):
+                np.multiply(xb, xb, out=centre)
+            squares.nonneg = True
+            self._window_sum(squares, sb)
+            sb *= self.coef
+            sb += self.shift
+            np.power(sb, -self.beta, out=pb)
+            np.multiply(xb, pb, out=y[blk])
 
     def backward_cpu(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
-        x = bottom[0].host_data_readonly
-        y = top[0].host_data_readonly
-        dy = top[0].host_diff_readonly
-        scale = self._buffer("scale", x.shape)
-        scale_pow = self._buffer("scale_pow", x.shape)
-
-        def ratio(center):  # Caffe's padded_ratio: top_diff * top_data / scale
-            np.multiply(dy, y, out=center)
-            np.divide(center, scale, out=center)
-
-        acc = self._buffer("accum", x.shape)
-        self._window_sum(ratio, acc)
-        acc *= x
-        acc *= -2.0 * self.coef * self.beta
-        dx = bottom[0].diff
-        np.multiply(dy, scale_pow, out=dx)
-        dx += acc
+        x = self._view(bottom[0].host_data_readonly)
+        y = self._view(top[0].host_data_readonly)
+        dy = self._view(top[0].host_diff_readonly)
+        dx = self._view(bottom[0].diff)
+        scale = self._view(self._buffer("scale", bottom[0].shape))
+        scale_pow = self._view(self._buffer("scale_pow", bottom[0].shape))
+        for blk in self._blocks(bottom[0].shape):
+            def ratio(centre, blk=blk):  # Caffe's padded_ratio: top_diff * top_data / scale
+                np.multiply(dy[blk], y[blk], out=centre)
+                np.divide(centre, scale[blk], out=centre)
+            ratio.nonneg = False
+            acc = self._window_sum(ratio, self._buffer("accum", x[blk].shape))
+            acc *= x[blk]
+            acc *= -2.0 * self.coef * self.beta
+            np.multiply(dy[blk], scale_pow[blk], out=dx[blk])
+            np.add(dx[blk], acc, out=dx[blk])
