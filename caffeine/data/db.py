@@ -13,6 +13,7 @@ What Caffe's ``db_lmdb.cpp`` / ``db_leveldb.cpp`` did, with its traps removed:
 """
 import logging
 import os
+import threading
 
 from caffeine.errors import DataError
 
@@ -76,20 +77,47 @@ def resolve_backend(path, backend=None, layer=None):
     return found
 
 
+# py-lmdb opens an environment once per process; readers of one path (a train and a
+# test net on the same DB) share it, each with its own read transaction.
+_ENVS = {}
+_ENVS_LOCK = threading.Lock()
+
+
+def _acquire_env(path, layer):
+    import lmdb  # noqa: PLC0415
+    key = os.path.realpath(path)
+    with _ENVS_LOCK:
+        entry = _ENVS.get(key)
+        if entry is None:
+            try:
+                env = lmdb.open(path, readonly=True, lock=False, readahead=False,
+                                subdir=os.path.isdir(path), max_readers=1024, meminit=False)
+            except lmdb.Error as exc:
+                raise DataError(f"cannot open LMDB '{path}': {exc}", file=path,
+                                layer=layer) from None
+            entry = _ENVS[key] = [env, 0]
+        entry[1] += 1
+        return key, entry[0]
+
+
+def _release_env(key):
+    with _ENVS_LOCK:
+        entry = _ENVS.get(key)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del _ENVS[key]
+                entry[0].close()
+
+
 class LMDBReader:
     """Read-only, lock-free LMDB: ``len``, ``get(key)``, ordered iteration, cyclic batches."""
 
     backend = LMDB
 
     def __init__(self, path, layer=None):
-        import lmdb  # noqa: PLC0415
         self.path = path
-        subdir = os.path.isdir(path)
-        try:
-            self.env = lmdb.open(path, readonly=True, lock=False, readahead=False,
-                                 subdir=subdir, max_readers=512, meminit=False)
-        except lmdb.Error as exc:
-            raise DataError(f"cannot open LMDB '{path}': {exc}", file=path, layer=layer) from None
+        self._key, self.env = _acquire_env(path, layer)
         self.txn = self.env.begin(buffers=False)
         self._cursor = None
 
@@ -142,8 +170,14 @@ class LMDBReader:
     def close(self):
         if self.env is not None:
             self.txn.abort()
-            self.env.close()
             self.env = None
+            _release_env(self._key)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def __enter__(self):
         return self
@@ -237,8 +271,9 @@ class LMDBWriter:
                             file=self.path)
         os.makedirs(self.path, exist_ok=True)
         try:
+            # meminit: unused page bytes are zeroed, so equal inputs give equal files
             self.env = lmdb.open(self.path, map_size=int(map_size), subdir=True,
-                                 meminit=False, map_async=False)
+                                 meminit=True, map_async=False)
         except lmdb.Error as exc:
             raise DataError(f"cannot create LMDB '{self.path}': {exc}", file=self.path) from None
         self.commit_every = max(1, int(commit_every))

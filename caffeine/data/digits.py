@@ -13,6 +13,7 @@ for a whole chunk at once in numpy and each sample is one ``cv2.remap`` call, so
 24,000 images take a few seconds on 2 cores.  Deterministic: the same seed gives
 byte-identical images, labels and DBs.
 """
+import functools
 import logging
 import os
 
@@ -38,6 +39,7 @@ DEFAULT_TRAIN, DEFAULT_TEST = 24000, 4000
 DEFAULT_SEED = 1701
 
 
+@functools.lru_cache(maxsize=1)
 def _render_templates():
     """(fonts×2×thickness×10) glyph images (float32 in [0,1]) and their ink boxes."""
     glyphs, boxes = [], []

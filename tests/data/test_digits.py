@@ -1,0 +1,77 @@
+"""The built-in synthetic digits: counts, determinism, shapes, LMDB layout, CLI."""
+import filecmp
+
+import lmdb
+import numpy as np
+
+from caffeine.cli.main import main
+from caffeine.data import digits
+from caffeine.proto import caffe_pb2
+
+
+def _read(path):
+    env = lmdb.open(str(path), readonly=True, lock=False)
+    with env.begin() as txn:
+        items = list(txn.cursor())
+    env.close()
+    return items
+
+
+def test_generate_shapes_labels_and_determinism():
+    a, la = digits.generate(300, seed=11)
+    b, lb = digits.generate(300, seed=11)
+    c, _ = digits.generate(300, seed=12)
+    assert a.shape == (300, 28, 28) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(la, lb)
+    assert not np.array_equal(a, c)
+    assert np.bincount(la, minlength=10).tolist() == [30] * 10      # balanced classes
+    # white digits on a black background, like MNIST
+    border = np.concatenate([a[:, :2].ravel(), a[:, -2:].ravel(), a[:, :, :2].ravel()])
+    assert border.mean() < 15 and a.max() == 255
+    assert a[:, 8:20, 8:20].mean() > 3 * border.mean()
+
+
+def test_samples_vary_within_a_class():
+    images, labels = digits.generate(200, seed=3)
+    sevens = images[labels == 7].astype(np.float32)
+    diffs = np.abs(sevens[:, None] - sevens[None]).mean(axis=(2, 3))
+    assert diffs[np.triu_indices(len(sevens), 1)].min() > 2.0       # no two alike
+
+
+def test_classes_are_learnable_but_not_trivial():
+    # nearest class mean: well above chance (10 %), well below LeNet's >= 97 %
+    x, y = digits.generate(1500, seed=1)
+    xt, yt = digits.generate(500, seed=2)
+    x, xt = x.reshape(len(x), -1) / 255.0, xt.reshape(len(xt), -1) / 255.0
+    centroids = np.stack([x[y == k].mean(axis=0) for k in range(10)])
+    dist = (xt ** 2).sum(1)[:, None] - 2 * xt @ centroids.T + (centroids ** 2).sum(1)[None]
+    acc = (np.argmin(dist, axis=1) == yt).mean()
+    assert 0.35 < acc < 0.9
+
+
+def test_default_sizes():
+    assert digits.DEFAULT_TRAIN >= 20000 and digits.DEFAULT_TEST >= 4000
+
+
+def test_build_writes_mnist_layout_byte_identically(tmp_path):
+    digits.build(tmp_path / "a", train=120, test=40, seed=5)
+    digits.build(tmp_path / "b", train=120, test=40, seed=5)
+    for split, n in (("train", 120), ("test", 40)):
+        items = _read(tmp_path / "a" / f"{split}_lmdb")
+        assert [k for k, _ in items] == [b"%08d" % i for i in range(n)]
+        d = caffe_pb2.Datum.FromString(items[0][1])
+        assert (d.channels, d.height, d.width, len(d.data), d.encoded) == (1, 28, 28, 784, False)
+        assert 0 <= d.label <= 9
+        assert filecmp.cmp(tmp_path / "a" / f"{split}_lmdb" / "data.mdb",
+                           tmp_path / "b" / f"{split}_lmdb" / "data.mdb", shallow=False)
+    train = {v for _, v in _read(tmp_path / "a" / "train_lmdb")}
+    test = {v for _, v in _read(tmp_path / "a" / "test_lmdb")}
+    assert not train & test                                            # distinct splits
+
+
+def test_cli(tmp_path, capsys):
+    assert main(["data", "digits", str(tmp_path / "d"), "--train", "50", "--test", "20"]) == 0
+    assert "50 train and 20 test digits" in capsys.readouterr().out
+    assert len(_read(tmp_path / "d" / "test_lmdb")) == 20
+    assert main(["data", "digits", str(tmp_path / "d"), "-train", "-5"]) == 2
