@@ -92,7 +92,7 @@ GEOMETRIES = [
     ((6, 6), 3, 2, 1), ((7, 5), 3, 2, 0), ((8, 8), 2, 2, 0), ((9, 9), 3, 3, 1),
     ((5, 7), 2, 1, 1), ((13, 13), 3, 2, 0), ((6, 6), 4, 3, 2), ((7, 9), (3, 2), (2, 3), (1, 0)),
     ((10, 10), (2, 4), (1, 3), (1, 2)), ((4, 5), 5, 2, 2), ((3, 3), 3, 1, 0),
-    ((11, 13), 4, 4, 1), ((12, 10), (5, 4), (5, 4), (2, 0)),
+    ((11, 13), 4, 4, 1), ((12, 10), (5, 4), (5, 4), (2, 0)), ((2, 5), 3, 2, 0), ((8, 9), 2, 3, 1),
 ]
 
 
@@ -272,6 +272,12 @@ def test_batch_size_change_reshapes():
             layer.layer_setup(bottom, top)
         layer.forward(bottom, top)
         np.testing.assert_allclose(top[0].data, caffe_pool(x, "MAX", 3, 3, 2, 2, 0, 0)[0], rtol=1e-12)
+
+
+def test_engine_field_is_ignored():
+    x = RNG.standard_normal((1, 2, 5, 5))
+    _, _, top = run_pool(pool_text("MAX", 3, 2, extra="engine: CUDNN"), x)
+    np.testing.assert_array_equal(top[0].data, caffe_pool(x, "MAX", 3, 3, 2, 2, 0, 0)[0])
 
 
 def test_propagate_down_false_leaves_diff():
