@@ -2,20 +2,17 @@
 
 The solver checks, every iteration:
 
-1. the loss after forward/backward, and every gradient after clipping, normalization
-   and regularization: if one is not finite the params and history are still those
-   of the last good iteration;
-2. after the update: every param.  The update is made undoable by copying params and
-   history before it (one memcpy of each per iteration; ``solver.check_divergence =
-   False`` turns the guard off).
+1. the loss after forward/backward: if it is not finite, the params and history are
+   still those of the last good iteration;
+2. every param after the update (a NaN/Inf gradient or an overflowing step lands
+   there).  The update is made undoable by copying params and history before it (one
+   memcpy of each per iteration; ``solver.check_divergence = False`` turns the guard off).
 
 On divergence :func:`stop` restores the last good params/history/random state,
 writes a snapshot of it (when the solver has a snapshot prefix), and raises
 :class:`TrainingDiverged` naming the iteration and the first bad layer.
 """
 import logging
-
-import numpy as np
 
 from caffeine import backend
 from caffeine.errors import TrainingDiverged
@@ -24,13 +21,8 @@ log = logging.getLogger("caffeine")
 
 
 def is_finite(array):
-    """True when no element is NaN/Inf (one reduction; exact re-check if the sum overflows)."""
-    xp = backend.get_array_module(array)
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = float(array.sum())
-    if np.isfinite(total):
-        return True
-    return bool(xp.isfinite(array).all())
+    """True when no element is NaN/Inf."""
+    return bool(backend.get_array_module(array).isfinite(array).all())
 
 
 def first_nonfinite(arrays):
@@ -63,8 +55,8 @@ class Backup:
 def stop(solver, reason, where=None):
     """Write a snapshot of the last good state and raise TrainingDiverged.
 
-    ``reason`` says what went bad (``loss = nan``); ``where`` names the layer or param;
-    when None, the net is asked for its first non-finite output/gradient.
+    ``reason`` says what went bad (``loss = nan``); ``where`` names the layer; when None,
+    the net is asked for its first non-finite output/gradient; "" adds nothing.
     """
     if where is None:
         where = solver.net.first_nonfinite() or "no layer output or gradient is NaN/Inf"
@@ -74,7 +66,7 @@ def stop(solver, reason, where=None):
             snapshot_path = solver.snapshot(extra=solver.iteration_start_extra)
         except Exception as exc:  # the divergence is the error to report; say the snapshot failed
             log.error("Could not write the last good snapshot: %s", exc)
-    message = f"Training diverged at iteration {solver.iter}: {reason}; {where}."
+    message = f"Training diverged at iteration {solver.iter}: {reason}" + (f"; {where}." if where else ".")
     if snapshot_path:
         message += f" Last good state (iteration {solver.iter}) saved to {snapshot_path}."
     else:

@@ -76,6 +76,7 @@ class Solver:
         self.trained_iterations = 0
         self._action_function = None
         self._backup = divergence.Backup()
+        self._scratch = {}
         # Caffe's PreSolve: history_ (twice for AdaDelta/Adam), zero-initialized
         self.history = [Blob(p.shape, dtype=p.dtype, name=f"history/{i}")
                         for _ in range(self.rule.history_sets)
@@ -299,13 +300,11 @@ class Solver:
                 local_decay = self.hp.weight_decay * F32(self.net.params_weight_decay[i])
                 updates.regularize(datas[i], diffs[i], local_decay, self.hp.regularization_type)
             if self.check_divergence:
-                bad = divergence.first_nonfinite(diffs)
-                if bad is not None:
-                    divergence.stop(self, f"the gradient of {self._param_label(bad)} is not finite")
                 self._backup.save(datas + hist)
             for i in range(n):
                 local_rate = F32(rate) * F32(self.net.params_lr[i])
-                self.rule.compute(diffs[i], hist[i::n], local_rate, self.hp, self.iter)
+                self.rule.compute(diffs[i], hist[i::n], local_rate, self.hp, self.iter,
+                                  self._scratch_for(i, diffs[i]))
             if self.net.debug_info:
                 self._update_debug_info(params)
             for i in range(n):
@@ -313,9 +312,25 @@ class Solver:
             if self.check_divergence:
                 bad = divergence.first_nonfinite(datas)
                 if bad is not None:
+                    # roll back to the last good state; a NaN/Inf gradient ends up here too
                     self._backup.restore(datas + hist)
-                    divergence.stop(self, f"the update of {self._param_label(bad)} is not finite "
-                                    f"(lr = {rate:g})", where=f"param {self._param_label(bad)}")
+                    label = self._param_label(bad)
+                    where = self.net.first_nonfinite()   # a NaN/Inf input gradient, if any
+                    if where is None or " param " in where:
+                        where = ""                       # param diffs hold the steps now
+                    divergence.stop(self, f"the update of {label} is not finite (lr = {rate:g})",
+                                    where)
+
+    def _scratch_for(self, i, like):
+        """Reusable work arrays for param i (Caffe's update_/temp_ blobs)."""
+        if self.rule.scratch == 0:
+            return ()
+        arrays = self._scratch.get(i)
+        if arrays is None or arrays[0].shape != like.shape or type(arrays[0]) is not type(like):
+            xp = backend.get_array_module(like)
+            arrays = [xp.empty_like(like) for _ in range(self.rule.scratch)]
+            self._scratch[i] = arrays
+        return arrays
 
     def _param_label(self, i):
         name = self.net.learnable_param_names[i]

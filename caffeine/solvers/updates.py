@@ -84,19 +84,28 @@ def clip_gradients(diffs, clip):
 # ---- ComputeUpdateValue per rule ----------------------------------------------------------
 
 class UpdateRule:
-    """One of Caffe's solver types: its history layout and its ComputeUpdateValue."""
+    """One of Caffe's solver types: its history layout and its ComputeUpdateValue.
+
+    ``compute(g, hist, local_rate, hp, it, tmp)`` turns the gradient ``g`` into the step in
+    place and updates ``hist`` (this param's history arrays); ``tmp`` holds ``scratch``
+    preallocated arrays shaped like ``g`` (Caffe's update_/temp_), so nothing is allocated.
+    """
 
     name = None
     history_sets = 1   # AdaDelta and Adam keep a second history (Caffe's history_[N + i])
+    scratch = 0
 
     @staticmethod
     def check(param, bad):
         """Reject hyper-parameters Caffe's constructor would CHECK-fail on (raise bad(...))."""
 
     @staticmethod
-    def compute(g, hist, local_rate, hp, it):
-        """Turn gradient ``g`` into the update, in place; update ``hist`` (list of arrays)."""
+    def compute(g, hist, local_rate, hp, it, tmp):
         raise NotImplementedError
+
+
+def _xp(a):
+    return backend.get_array_module(a)
 
 
 class SGD(UpdateRule):
@@ -105,10 +114,11 @@ class SGD(UpdateRule):
     name = "SGD"
 
     @staticmethod
-    def compute(g, hist, local_rate, hp, it):
+    def compute(g, hist, local_rate, hp, it, tmp):
         h = hist[0]
+        g *= local_rate
         h *= hp.momentum
-        h += local_rate * g
+        h += g
         g[...] = h
 
 
@@ -116,21 +126,25 @@ class Nesterov(UpdateRule):
     """h' = momentum*h + lr*g; step = (1+momentum)*h' - momentum*h."""
 
     name = "Nesterov"
+    scratch = 1
 
     @staticmethod
-    def compute(g, hist, local_rate, hp, it):
-        h = hist[0]
-        previous = h.copy()
+    def compute(g, hist, local_rate, hp, it, tmp):
+        h, previous = hist[0], tmp[0]
+        previous[...] = h
         h *= hp.momentum
-        h += local_rate * g
-        g[...] = (F32(1) + hp.momentum) * h
-        g -= hp.momentum * previous
+        g *= local_rate
+        h += g
+        _xp(g).multiply(h, F32(1) + hp.momentum, out=g)
+        previous *= hp.momentum
+        g -= previous
 
 
 class AdaGrad(UpdateRule):
     """h += g^2; step = lr * g / (sqrt(h) + delta)."""
 
     name = "AdaGrad"
+    scratch = 1
 
     @staticmethod
     def check(param, bad):
@@ -138,13 +152,13 @@ class AdaGrad(UpdateRule):
             raise bad("Momentum cannot be used with AdaGrad.", "momentum", 0, param.momentum)
 
     @staticmethod
-    def compute(g, hist, local_rate, hp, it):
-        xp = backend.get_array_module(g)
-        h = hist[0]
-        h += g * g
-        denom = xp.sqrt(h)
-        denom += hp.delta
-        g /= denom
+    def compute(g, hist, local_rate, hp, it, tmp):
+        xp, h, t = _xp(g), hist[0], tmp[0]
+        xp.multiply(g, g, out=t)
+        h += t
+        xp.sqrt(h, out=t)
+        t += hp.delta
+        g /= t
         g *= local_rate
 
 
@@ -152,6 +166,7 @@ class RMSProp(UpdateRule):
     """h = rms_decay*h + (1-rms_decay)*g^2; step = lr * g / (sqrt(h) + delta)."""
 
     name = "RMSProp"
+    scratch = 1
 
     @staticmethod
     def check(param, bad):
@@ -162,14 +177,15 @@ class RMSProp(UpdateRule):
                       param.rms_decay)
 
     @staticmethod
-    def compute(g, hist, local_rate, hp, it):
-        xp = backend.get_array_module(g)
-        h = hist[0]
+    def compute(g, hist, local_rate, hp, it, tmp):
+        xp, h, t = _xp(g), hist[0], tmp[0]
+        xp.multiply(g, g, out=t)
+        t *= F32(1) - hp.rms_decay
         h *= hp.rms_decay
-        h += (F32(1) - hp.rms_decay) * (g * g)
-        denom = xp.sqrt(h)
-        denom += hp.delta
-        g /= denom
+        h += t
+        xp.sqrt(h, out=t)
+        t += hp.delta
+        g /= t
         g *= local_rate
 
 
@@ -182,19 +198,27 @@ class AdaDelta(UpdateRule):
 
     name = "AdaDelta"
     history_sets = 2
+    scratch = 2
 
     @staticmethod
-    def compute(g, hist, local_rate, hp, it):
-        xp = backend.get_array_module(g)
+    def compute(g, hist, local_rate, hp, it, tmp):
+        xp = _xp(g)
         h_grad, h_update = hist
+        t, u = tmp
         m, one_minus_m = hp.momentum, F32(1) - hp.momentum
+        xp.multiply(g, g, out=t)
+        t *= one_minus_m
         h_grad *= m
-        h_grad += one_minus_m * (g * g)
-        ratio = h_update + hp.delta
-        ratio /= h_grad + hp.delta
-        g *= xp.sqrt(ratio)
+        h_grad += t
+        xp.add(h_update, hp.delta, out=u)
+        xp.add(h_grad, hp.delta, out=t)
+        u /= t
+        xp.sqrt(u, out=u)
+        g *= u
+        xp.multiply(g, g, out=t)
+        t *= one_minus_m
         h_update *= m
-        h_update += one_minus_m * (g * g)
+        h_update += t
         g *= local_rate
 
 
@@ -207,6 +231,7 @@ class Adam(UpdateRule):
 
     name = "Adam"
     history_sets = 2
+    scratch = 1
 
     @staticmethod
     def check(param, bad):
@@ -224,17 +249,19 @@ class Adam(UpdateRule):
         return F32(math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t))
 
     @staticmethod
-    def compute(g, hist, local_rate, hp, it):
-        xp = backend.get_array_module(g)
-        m, v = hist
+    def compute(g, hist, local_rate, hp, it, tmp):
+        xp, (m, v), t = _xp(g), hist, tmp[0]
         b1, b2 = hp.momentum, hp.momentum2
         m *= b1
-        m += (F32(1) - b1) * g
+        xp.multiply(g, F32(1) - b1, out=t)
+        m += t
+        xp.multiply(g, g, out=t)
+        t *= F32(1) - b2
         v *= b2
-        v += (F32(1) - b2) * (g * g)
-        denom = xp.sqrt(v)
-        denom += hp.delta
-        g[...] = m / denom
+        v += t
+        xp.sqrt(v, out=t)
+        t += hp.delta
+        xp.divide(m, t, out=g)
         g *= F32(local_rate * Adam.correction(hp, it))
 
 

@@ -14,7 +14,7 @@ from caffeine.proto import caffe_pb2
 from caffeine.proto import io as proto_io
 from caffeine.solvers import SOLVERS, SGDSolver, get_solver
 from caffeine.solvers import snapshot as snap
-from solver_testlib import DROPOUT_NET, RULE_SETTINGS, net_param, solver_param
+from solver_testlib import DROPOUT_NET, RULE_SETTINGS, solver_param
 
 N, K = 6, 4
 
