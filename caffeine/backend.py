@@ -123,27 +123,59 @@ def kernel_source_path(file_stem):
     return os.path.join(KERNEL_DIR, f"{file_stem}.cu")
 
 
-def get_kernel(file_stem, name):
+def kernel_source(file_stem):
+    """The text of ``layers_cuda/<file_stem>.cu`` with its local ``#include "x"`` files inlined.
+
+    Inlining makes the text CuPy hashes for its on-disk kernel cache cover the shared
+    headers too (a header change then recompiles), and keeps NVRTC free of include paths.
+    """
+    done = set()
+
+    def expand(path):
+        lines = []
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                stripped = line.strip()
+                if stripped.startswith('#include "') and stripped.endswith('"'):
+                    header = os.path.join(KERNEL_DIR, stripped[len('#include "'):-1])
+                    if os.path.exists(header):
+                        if header not in done:
+                            done.add(header)
+                            lines.append(expand(header))
+                        continue
+                if stripped == "#pragma once":
+                    continue
+                lines.append(line)
+        return "".join(lines)
+
+    return expand(kernel_source_path(file_stem))
+
+
+def get_kernel(file_stem, name, dtype=None):
     """Compile ``layers_cuda/<file_stem>.cu`` once and return its ``extern "C"`` kernel ``name``.
 
+    ``dtype`` float64 compiles the file with ``-DCAFFEINE_DOUBLE`` (its ``Dtype`` becomes
+    double; the kernel names stay the same); anything else gives the float build.
     Compile errors name the source file and kernel.
     """
-    key = (file_stem, name, _mode["device"])
+    double = dtype is not None and np.dtype(dtype) == np.float64
+    key = (file_stem, name, _mode["device"], double)
     kernel = _kernel_cache.get(key)
     if kernel is not None:
         return kernel
     cp = cupy_or_raise()
     path = kernel_source_path(file_stem)
-    module = _kernel_cache.get(("module", file_stem, _mode["device"]))
+    module_key = ("module", file_stem, _mode["device"], double)
+    module = _kernel_cache.get(module_key)
     if module is None:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
+        source = kernel_source(file_stem)
+        options = ("-std=c++17", f"-I{KERNEL_DIR}") + (("-DCAFFEINE_DOUBLE",) if double else ())
         try:
-            module = cp.RawModule(code=source, options=("-std=c++17", f"-I{KERNEL_DIR}"))
+            module = cp.RawModule(code=source, options=options)
             module.compile()
         except Exception as exc:
             raise RuntimeError(f"compiling CUDA kernels in {path} failed: {exc}") from exc
-        _kernel_cache[("module", file_stem, _mode["device"])] = module
+        _kernel_cache[module_key] = module
     try:
         kernel = module.get_function(name)
     except Exception as exc:
