@@ -11,7 +11,7 @@ import pytest
 
 import caffeine
 from caffeine.errors import ConfigError
-from caffeine.export_onnx import export_onnx, net_to_onnx
+from caffeine.export_onnx import net_to_onnx
 from caffeine.net import Net
 from caffeine.proto import io as proto_io
 

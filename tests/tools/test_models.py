@@ -11,7 +11,6 @@ Parameter counts.  ``learnable`` is what papers publish (weights, biases, Scale'
 - GoogLeNet: 6,998,552 is the deploy net (no auxiliary classifiers).
 The large nets are marked slow; the default suite keeps the fast ones.
 """
-import os
 from pathlib import Path
 
 import numpy as np
