@@ -1,0 +1,61 @@
+"""Kernel launching and device scratch buffers shared by the cuda_layers modules."""
+import numpy as np
+
+from caffeine import backend
+
+
+def cp():
+    return backend.cupy_or_raise()
+
+
+def i32(value):
+    return np.int32(value)
+
+
+def u64(value):
+    return np.uint64(value)
+
+
+def scalar(value, dtype):
+    """A kernel's Dtype scalar argument (np.float32 or np.float64)."""
+    return np.dtype(dtype).type(value)
+
+
+def run(file_stem, name, n, *args, dtype=np.float32):
+    """Launch ``name`` of ``layers_cuda/<file_stem>.cu`` over ``n`` elements (grid-stride).
+
+    ``args`` follow the kernel's ``n`` parameter; device arrays must be C-contiguous.
+    """
+    n = int(n)
+    if n <= 0:
+        return
+    kernel = backend.get_kernel(file_stem, name, dtype=dtype)
+    grid, block = backend.grid_for(n)
+    kernel(grid, block, (np.int32(n),) + args)
+
+
+def work(layer, name, shape, dtype, zero=False):
+    """A device scratch array kept on the layer between calls (reallocated on a new shape)."""
+    buffers = layer.__dict__.setdefault("_gpu_work", {})
+    shape = tuple(int(s) for s in shape)
+    buf = buffers.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != np.dtype(dtype):
+        xp = cp()
+        buf = buffers[name] = (xp.zeros if zero else xp.empty)(shape, dtype=dtype)
+    return buf
+
+
+def device_ints(layer, name, values):
+    """A small int32 device array of ``values`` (geometry tables), uploaded once per change."""
+    values = tuple(int(v) for v in values)
+    cache = layer.__dict__.setdefault("_gpu_ints", {})
+    entry = cache.get(name)
+    if entry is None or entry[0] != values:
+        entry = cache[name] = (values, cp().asarray(np.asarray(values, dtype=np.int32)))
+    return entry[1]
+
+
+def seed(layer):
+    """A 64-bit seed for a counter-based kernel RNG, drawn from the global seeded generator
+    (so runs are reproducible with ``random_seed``)."""
+    return np.uint64(layer.rng.integers(0, 2 ** 63))

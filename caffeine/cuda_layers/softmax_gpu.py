@@ -1,0 +1,69 @@
+"""Softmax and SoftmaxWithLoss on the GPU (softmax.cu).
+
+The loss stays on the device: per-position losses and counts are summed there and the
+normalizer (VALID: the number of counted labels) is a device value, as is the backward
+scale loss_weight / normalizer.  One small readback per forward remains: whether any label
+is out of range, so a bad label raises the same DataError as on the CPU (Caffe's GPU code
+would read out of bounds instead).
+"""
+from caffeine.cuda_layers.launch import cp, i32, run, work
+from caffeine.layers.labels import read_labels
+
+
+def softmax_forward_gpu(layer, bottom, top):
+    outer, channels, inner = layer.dims
+    run("softmax", "softmax_forward", outer * inner, bottom[0].gpu_data, i32(channels), i32(inner),
+        top[0].gpu_data, dtype=layer.dtype)
+
+
+def softmax_backward_gpu(layer, top, propagate_down, bottom):
+    if not propagate_down[0]:
+        return
+    outer, channels, inner = layer.dims
+    run("softmax", "softmax_backward", outer * inner, top[0].gpu_data, top[0].gpu_diff, i32(channels),
+        i32(inner), bottom[0].gpu_diff, dtype=layer.dtype)
+
+
+def _ignore(layer):
+    return (i32(1), i32(layer.ignore_label)) if layer.ignore_label is not None else (i32(0), i32(0))
+
+
+def _normalizer(layer, outer, inner, counts):
+    """LossLayer.normalizer with the VALID count left on the device."""
+    N = layer.caffe_pb2.LossParameter
+    if layer.normalization == N.VALID:
+        return cp().maximum(counts.sum(), 1.0)
+    return layer.normalizer(layer.normalization, outer, inner, -1)
+
+
+def loss_forward_gpu(layer, bottom, top):
+    xp = cp()
+    outer, channels, inner = layer.dims
+    dt = layer.dtype
+    prob = work(layer, "prob", bottom[0].shape, dt)
+    run("softmax", "softmax_forward", outer * inner, bottom[0].gpu_data, i32(channels), i32(inner), prob,
+        dtype=dt)
+    loss = work(layer, "loss", (outer * inner,), dt)
+    counts = work(layer, "counts", (outer * inner,), dt)
+    label = bottom[1].gpu_data
+    run("softmax", "softmax_loss_forward", outer * inner, prob, label, i32(channels), i32(inner),
+        *_ignore(layer), loss, counts, dtype=dt)
+    if bool((counts < 0).any()):
+        read_labels(layer, bottom[1], channels, layer.ignore_label)  # raises the CPU's DataError
+    layer._gpu_norm = _normalizer(layer, outer, inner, counts)
+    top[0].gpu_data[...] = loss.sum(dtype=xp.float64) / layer._gpu_norm
+    if len(top) >= 2:
+        top[1].gpu_data[...] = prob
+
+
+def loss_backward_gpu(layer, top, propagate_down, bottom):
+    from caffeine.layers.labels import label_backprop_error
+    if propagate_down[1]:
+        raise label_backprop_error(layer)
+    if not propagate_down[0]:
+        return
+    outer, channels, inner = layer.dims
+    dt = layer.dtype
+    scale = (top[0].gpu_diff.reshape(-1)[:1] / layer._gpu_norm).astype(dt)
+    run("softmax", "softmax_loss_backward", bottom[0].gpu_diff.size, layer._gpu_work["prob"],
+        bottom[1].gpu_data, i32(channels), i32(inner), *_ignore(layer), scale, bottom[0].gpu_diff, dtype=dt)

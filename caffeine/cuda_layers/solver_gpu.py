@@ -1,0 +1,50 @@
+"""The solver update rules on the GPU: one fused kernel per rule (solver_updates.cu).
+
+``gpu_update(rule, g, hist, local_rate, hp, it)`` has the signature of
+``caffeine.solvers.updates.UpdateRule.compute`` (rule given by name: "SGD", "Nesterov",
+"AdaGrad", "RMSProp", "AdaDelta", "Adam"), so the solver's ApplyUpdate can call it for
+device arrays instead of the xp expressions:
+
+    if backend.is_gpu():
+        solver_gpu.gpu_update(self.rule.name, diffs[i], hist[i::n], local_rate, self.hp, self.iter)
+
+g (the param diff, already normalized and regularized) becomes the step; the history
+arrays are updated in place.  Hyper-parameters are float32 as in updates.Hyper.
+"""
+import numpy as np
+
+from caffeine.cuda_layers.launch import run
+
+F32 = np.float32
+
+
+def _s(value, dtype):
+    return np.dtype(dtype).type(value)
+
+
+def gpu_update(rule, g, hist, local_rate, hp, it):
+    name = getattr(rule, "name", rule)
+    dt = g.dtype
+    n = g.size
+    if n == 0:
+        return
+    if name == "SGD":
+        run("solver_updates", "sgd_update", n, g, hist[0], _s(hp.momentum, dt), _s(local_rate, dt), dtype=dt)
+    elif name == "Nesterov":
+        run("solver_updates", "nesterov_update", n, g, hist[0], _s(hp.momentum, dt), _s(local_rate, dt),
+            dtype=dt)
+    elif name == "AdaGrad":
+        run("solver_updates", "adagrad_update", n, g, hist[0], _s(hp.delta, dt), _s(local_rate, dt), dtype=dt)
+    elif name == "RMSProp":
+        run("solver_updates", "rmsprop_update", n, g, hist[0], _s(hp.rms_decay, dt), _s(hp.delta, dt),
+            _s(local_rate, dt), dtype=dt)
+    elif name == "AdaDelta":
+        run("solver_updates", "adadelta_update", n, g, hist[0], hist[1], _s(hp.momentum, dt), _s(hp.delta, dt),
+            _s(local_rate, dt), dtype=dt)
+    elif name == "Adam":
+        from caffeine.solvers.updates import Adam
+        corrected = F32(local_rate * Adam.correction(hp, it))
+        run("solver_updates", "adam_update", n, g, hist[0], hist[1], _s(hp.momentum, dt), _s(hp.momentum2, dt),
+            _s(hp.delta, dt), _s(corrected, dt), dtype=dt)
+    else:
+        raise ValueError(f"unknown solver update rule {name!r}")
