@@ -6,6 +6,7 @@ matrix (rows ``(c, k...)``, columns the output positions).  Backward is col2im.
 """
 import math
 
+from caffeine.cuda_layers import conv_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import conv_utils, register_layer
 from caffeine.layers.base import Layer
@@ -14,6 +15,8 @@ from caffeine.layers.base_conv import channel_axis_of, parse_geometry
 
 @register_layer("Im2col")
 class Im2colLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     exact_num_top = 1
 
@@ -60,3 +63,9 @@ class Im2colLayer(Layer):
         cols = top[0].diff.reshape((self.num, -1) + self.out_shape)
         conv_utils.col2im(cols, shape, self.kernel, self.pad, self.stride, self.dilation,
                           out=bottom[0].diff.reshape(shape))
+
+    def forward_gpu(self, bottom, top):
+        conv_gpu.im2col_layer_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        conv_gpu.im2col_layer_backward_gpu(self, top, propagate_down, bottom)

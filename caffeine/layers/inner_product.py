@@ -7,6 +7,7 @@ with ``transpose: true``; top shape ``bottom.shape[:axis] + (num_output,)``.
 import numpy as np
 
 from caffeine import fillers
+from caffeine.cuda_layers import inner_product_gpu
 from caffeine.errors import ConfigError, ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
@@ -14,6 +15,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("InnerProduct")
 class InnerProductLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     exact_num_top = 1
 
@@ -72,3 +75,9 @@ class InnerProductLayer(Layer):
             self.blobs[1].diff += dy.sum(axis=0)
         if propagate_down[0]:
             np.matmul(dy, self._weight_nk(), out=bottom[0].diff.reshape(self.M, self.K))
+
+    def forward_gpu(self, bottom, top):
+        inner_product_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        inner_product_gpu.backward_gpu(self, top, propagate_down, bottom)
