@@ -10,13 +10,14 @@ TRAIN multiplies by the mask only, TEST multiplies by 1 - dropout_ratio.
 import numpy as np
 
 from caffeine import backend
+from caffeine.cuda_layers import neuron_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.base import NeuronLayer
 
 
 @register_layer("Dropout")
 class DropoutLayer(NeuronLayer):
-    has_gpu_kernel = True  # xp expressions; the mask is drawn on the host for reproducibility
+    has_gpu_kernel = True  # layers_cuda/neuron.cu; the mask comes from a counter-based RNG
 
     def setup(self, bottom, top):
         dp = self.layer_param.dropout_param
@@ -66,10 +67,10 @@ class DropoutLayer(NeuronLayer):
         self._forward(bottom, top, gpu=False)
 
     def forward_gpu(self, bottom, top):
-        self._forward(bottom, top, gpu=True)
+        neuron_gpu.dropout_forward_gpu(self, bottom, top)  # layers_cuda/neuron.cu
 
     def backward_cpu(self, top, propagate_down, bottom):
         self._backward(top, propagate_down, bottom, gpu=False)
 
     def backward_gpu(self, top, propagate_down, bottom):
-        self._backward(top, propagate_down, bottom, gpu=True)
+        neuron_gpu.dropout_backward_gpu(self, top, propagate_down, bottom)

@@ -11,6 +11,7 @@ original input (AbsVal, Clip, Log, ...) keeps a copy of the bottom during an
 in-place forward, as Caffe's PReLU keeps ``bottom_memory_``.
 """
 from caffeine import backend
+from caffeine.cuda_layers import neuron_gpu
 from caffeine.layers.base import NeuronLayer
 
 
@@ -58,10 +59,10 @@ class ElementwiseNeuronLayer(NeuronLayer):
         self._forward(bottom, top, gpu=False)
 
     def forward_gpu(self, bottom, top):
-        self._forward(bottom, top, gpu=True)
+        neuron_gpu.forward_gpu(self, bottom, top)  # layers_cuda/neuron.cu
 
     def backward_cpu(self, top, propagate_down, bottom):
         self._backward(top, propagate_down, bottom, gpu=False)
 
     def backward_gpu(self, top, propagate_down, bottom):
-        self._backward(top, propagate_down, bottom, gpu=True)
+        neuron_gpu.backward_gpu(self, top, propagate_down, bottom)

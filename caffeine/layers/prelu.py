@@ -3,6 +3,7 @@ per channel (axis 1) or one slope for all channels (channel_shared)."""
 import math
 
 from caffeine import backend, fillers
+from caffeine.cuda_layers import neuron_gpu
 from caffeine.errors import ConfigError, ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import NeuronLayer
@@ -10,7 +11,7 @@ from caffeine.layers.base import NeuronLayer
 
 @register_layer("PReLU")
 class PReLULayer(NeuronLayer):
-    has_gpu_kernel = True  # xp expressions: the same code runs on numpy and CuPy arrays
+    has_gpu_kernel = True  # layers_cuda/neuron.cu
 
     def setup(self, bottom, top):
         self._check_axes(bottom)
@@ -90,10 +91,10 @@ class PReLULayer(NeuronLayer):
         self._forward(bottom, top, gpu=False)
 
     def forward_gpu(self, bottom, top):
-        self._forward(bottom, top, gpu=True)
+        neuron_gpu.prelu_forward_gpu(self, bottom, top)  # layers_cuda/neuron.cu
 
     def backward_cpu(self, top, propagate_down, bottom):
         self._backward(top, propagate_down, bottom, gpu=False)
 
     def backward_gpu(self, top, propagate_down, bottom):
-        self._backward(top, propagate_down, bottom, gpu=True)
+        neuron_gpu.prelu_backward_gpu(self, top, propagate_down, bottom)
