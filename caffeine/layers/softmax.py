@@ -8,6 +8,7 @@ In-place is allowed: backward only reads the top's data and diff.
 """
 import numpy as np
 
+from caffeine.cuda_layers import softmax_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
 from caffeine.layers.labels import canonical_axis
@@ -27,6 +28,8 @@ def split_axis(blob, axis):
 
 @register_layer("Softmax")
 class SoftmaxLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     exact_num_top = 1
     allow_inplace = True
@@ -49,3 +52,9 @@ class SoftmaxLayer(Layer):
         dy = top[0].host_diff_readonly.reshape(self.dims)
         dx = (dy - (dy * y).sum(axis=1, keepdims=True)) * y
         bottom[0].diff.reshape(self.dims)[...] = dx
+
+    def forward_gpu(self, bottom, top):
+        softmax_gpu.softmax_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        softmax_gpu.softmax_backward_gpu(self, top, propagate_down, bottom)

@@ -10,6 +10,7 @@ ignored positions.  An optional second top receives the probabilities.
 """
 import numpy as np
 
+from caffeine.cuda_layers import softmax_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
 from caffeine.layers.labels import (FLT_MIN, canonical_axis, check_label_count,
@@ -19,6 +20,8 @@ from caffeine.layers.softmax import softmax, split_axis
 
 @register_layer("SoftmaxWithLoss")
 class SoftmaxWithLossLayer(LossLayer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_top = None
     min_top = 1
     max_top = 2
@@ -64,3 +67,9 @@ class SoftmaxWithLossLayer(LossLayer):
         diff *= self.valid[:, None, :]
         diff *= top[0].host_diff_readonly.flat[0] / self.norm
         bottom[0].diff.reshape(self.dims)[...] = diff
+
+    def forward_gpu(self, bottom, top):
+        softmax_gpu.loss_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        softmax_gpu.loss_backward_gpu(self, top, propagate_down, bottom)
