@@ -1,6 +1,7 @@
 """Concat: join bottoms along one axis (Caffe's ConcatLayer)."""
 import numpy as np
 
+from caffeine.cuda_layers import structure_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import blob_label, canonical_axis
@@ -9,6 +10,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("Concat")
 class ConcatLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     min_bottom = 1
     exact_num_top = 1
 
@@ -61,3 +64,9 @@ class ConcatLayer(Layer):
                 index = (slice(None),) * self.axis + (slice(offset, offset + n),)
                 b.diff[...] = diff[index]
             offset += n
+
+    def forward_gpu(self, bottom, top):
+        structure_gpu.concat_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        structure_gpu.concat_backward_gpu(self, top, propagate_down, bottom)

@@ -2,6 +2,7 @@
 
 ``offset`` is one value for every cropped axis or one per axis from ``axis`` on.
 """
+from caffeine.cuda_layers import structure_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import canonical_axis
@@ -10,6 +11,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("Crop")
 class CropLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 2
     exact_num_top = 1
 
@@ -56,3 +59,9 @@ class CropLayer(Layer):
             diff = bottom[0].diff
             diff[...] = 0
             diff[self.index] = top[0].diff
+
+    def forward_gpu(self, bottom, top):
+        structure_gpu.crop_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        structure_gpu.crop_backward_gpu(self, top, propagate_down, bottom)

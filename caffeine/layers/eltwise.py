@@ -2,6 +2,7 @@
 (Caffe's EltwiseLayer)."""
 import numpy as np
 
+from caffeine.cuda_layers import structure_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import blob_label
@@ -10,6 +11,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("Eltwise")
 class EltwiseLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     min_bottom = 2
     exact_num_top = 1
 
@@ -82,3 +85,9 @@ class EltwiseLayer(Layer):
                 b.diff[...] = diff if c == 1.0 else c * diff
             else:
                 b.diff[...] = np.where(self.mask == i, diff, 0)
+
+    def forward_gpu(self, bottom, top):
+        structure_gpu.eltwise_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        structure_gpu.eltwise_backward_gpu(self, top, propagate_down, bottom)

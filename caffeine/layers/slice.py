@@ -1,6 +1,7 @@
 """Slice: cut a bottom into several tops along one axis (Caffe's SliceLayer)."""
 import numpy as np
 
+from caffeine.cuda_layers import structure_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import canonical_axis
@@ -9,6 +10,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("Slice")
 class SliceLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     min_top = 1
 
@@ -79,3 +82,9 @@ class SliceLayer(Layer):
         diff = bottom[0].diff
         for t, (start, end) in zip(top, self.bounds):
             diff[self._index(start, end)] = t.diff
+
+    def forward_gpu(self, bottom, top):
+        structure_gpu.slice_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        structure_gpu.slice_backward_gpu(self, top, propagate_down, bottom)

@@ -5,6 +5,7 @@ Viewing the bottom as (outer, inner) with inner = count(axis), the top is
 """
 import numpy as np
 
+from caffeine.cuda_layers import structure_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import canonical_axis
 from caffeine.layers.base import Layer
@@ -12,6 +13,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("Tile")
 class TileLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     exact_num_top = 1
 
@@ -40,3 +43,9 @@ class TileLayer(Layer):
         if propagate_down[0]:
             diff = top[0].diff.reshape(self.outer, self.tiles, self.inner)
             bottom[0].diff.reshape(self.outer, self.inner)[...] = diff.sum(axis=1)
+
+    def forward_gpu(self, bottom, top):
+        structure_gpu.tile_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        structure_gpu.tile_backward_gpu(self, top, propagate_down, bottom)
