@@ -17,6 +17,7 @@ False for all three blobs, so backward never writes their diffs.
 """
 import numpy as np
 
+from caffeine.cuda_layers import batch_norm_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
@@ -24,6 +25,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("BatchNorm")
 class BatchNormLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     exact_num_top = 1
     allow_inplace = True
@@ -104,3 +107,9 @@ class BatchNormLayer(Layer):
             mean_dy_y = np.mean(dy * y, axis=(0, 2), keepdims=True)
             dx = (dy - mean_dy - mean_dy_y * y) / std
         self._view(bottom[0].diff)[...] = dx
+
+    def forward_gpu(self, bottom, top):
+        batch_norm_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        batch_norm_gpu.backward_gpu(self, top, propagate_down, bottom)

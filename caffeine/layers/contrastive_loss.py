@@ -14,6 +14,7 @@ The sign is + for a and - for b.  No gradient into y.
 """
 import numpy as np
 
+from caffeine.cuda_layers import losses_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
@@ -22,6 +23,8 @@ from caffeine.layers.labels import label_backprop_error
 
 @register_layer("ContrastiveLoss")
 class ContrastiveLossLayer(LossLayer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 3
 
     def allow_force_backward(self, bottom_index):
@@ -84,3 +87,9 @@ class ContrastiveLossLayer(LossLayer):
             if propagate_down[i]:
                 alpha = sign * weight / bottom[i].num
                 bottom[i].diff[...] = (alpha * grad).reshape(bottom[i].shape)
+
+    def forward_gpu(self, bottom, top):
+        losses_gpu.contrastive_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        losses_gpu.contrastive_backward_gpu(self, top, propagate_down, bottom)

@@ -6,6 +6,7 @@ so, as in Caffe, backward may be forced into either bottom (no label bottom).
 """
 import numpy as np
 
+from caffeine.cuda_layers import losses_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
@@ -13,6 +14,8 @@ from caffeine.layers.base import LossLayer
 
 @register_layer("EuclideanLoss")
 class EuclideanLossLayer(LossLayer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
 
     def allow_force_backward(self, bottom_index):
         return True
@@ -36,3 +39,9 @@ class EuclideanLossLayer(LossLayer):
             if propagate_down[i]:
                 alpha = sign * weight / bottom[i].num
                 bottom[i].diff[...] = (alpha * self.diff).reshape(bottom[i].shape)
+
+    def forward_gpu(self, bottom, top):
+        losses_gpu.euclidean_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        losses_gpu.euclidean_backward_gpu(self, top, propagate_down, bottom)

@@ -8,6 +8,7 @@ score.)  Backward: L1 -> t_k * [margin > 0] * w / N; L2 -> 2 t_k * margin * w / 
 """
 import numpy as np
 
+from caffeine.cuda_layers import losses_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
@@ -16,6 +17,8 @@ from caffeine.layers.labels import label_backprop_error, read_labels
 
 @register_layer("HingeLoss")
 class HingeLossLayer(LossLayer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
 
     def setup(self, bottom, top):
         norm = self.layer_param.hinge_loss_param.norm
@@ -54,3 +57,9 @@ class HingeLossLayer(LossLayer):
         else:
             diff = np.sign(diff) * (weight / num)
         bottom[0].diff[...] = diff.reshape(bottom[0].shape)
+
+    def forward_gpu(self, bottom, top):
+        losses_gpu.hinge_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        losses_gpu.hinge_backward_gpu(self, top, propagate_down, bottom)

@@ -12,6 +12,7 @@ zero where the target is ignored.  Targets may be soft (fractional).
 """
 import numpy as np
 
+from caffeine.cuda_layers import losses_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
@@ -20,6 +21,8 @@ from caffeine.layers.labels import ignore_label_of, label_backprop_error
 
 @register_layer("SigmoidCrossEntropyLoss")
 class SigmoidCrossEntropyLossLayer(LossLayer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
 
     def setup(self, bottom, top):
         lp = self.layer_param.loss_param
@@ -65,3 +68,9 @@ class SigmoidCrossEntropyLossLayer(LossLayer):
             diff *= self.valid
         diff *= top[0].host_diff_readonly.flat[0] / self.norm
         bottom[0].diff[...] = diff.reshape(bottom[0].shape)
+
+    def forward_gpu(self, bottom, top):
+        losses_gpu.sigmoid_ce_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        losses_gpu.sigmoid_ce_backward_gpu(self, top, propagate_down, bottom)
