@@ -181,12 +181,18 @@ def test_propagate_down_false_and_frozen_params_leave_diffs_alone():
     ("num_output: 2 kernel_size: 2 stride: 2 pad: 1 dilation: 1", (1, 2, 3, 4, 3)),
     ("num_output: 2 kernel_size: 2 group: 2 dilation: 2", (1, 2, 4, 3, 4)),
 ])
-def test_gradient(params, shape, layout):
+def test_gradient(params, shape):
     layer, bottom, top = setup_layer(conv_text(params), RNG.standard_normal(shape))
     check_gradient(layer, bottom, top)
 
 
-def test_gradient_params_only_and_second_bottom_only(layout):
+def test_gradient_groups_dilation_in_every_layout(layout):
+    layer, bottom, top = setup_layer(conv_text("num_output: 4 kernel_size: 3 group: 2 dilation: 2 pad: 2"),
+                                     RNG.standard_normal((2, 4, 5, 4)))
+    check_gradient(layer, bottom, top)
+
+
+def test_gradient_params_only_and_second_bottom_only():
     x = RNG.standard_normal((2, 2, 4, 4))
     layer, bottom, top = setup_layer(conv_text("num_output: 2 kernel_size: 3 pad: 1"), x, x * 0.5 + 1)
     check_gradient(layer, bottom, top, check_bottom=[])

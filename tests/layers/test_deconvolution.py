@@ -110,12 +110,18 @@ def test_bilinear_upsampling_keeps_constant_images_constant():
     ("num_output: 4 kernel_size: 1 group: 2", (2, 2, 3, 3)),
     ("num_output: 2 kernel_size: 2 stride: 2 pad: 1", (1, 2, 2, 3, 2)),
 ])
-def test_gradient(params, shape, layout):
+def test_gradient(params, shape):
     layer, bottom, top = setup_layer(deconv_text(params), RNG.standard_normal(shape))
     check_gradient(layer, bottom, top)
 
 
-def test_gradient_params_only_and_second_bottom_only(layout):
+def test_gradient_groups_dilation_in_every_layout(layout):
+    layer, bottom, top = setup_layer(deconv_text("num_output: 4 kernel_size: 3 group: 2 dilation: 2 pad: 1"),
+                                     RNG.standard_normal((2, 2, 3, 3)))
+    check_gradient(layer, bottom, top)
+
+
+def test_gradient_params_only_and_second_bottom_only():
     x = RNG.standard_normal((2, 2, 3, 3))
     layer, bottom, top = setup_layer(deconv_text("num_output: 2 kernel_size: 3 stride: 2"), x, x - 0.5)
     check_gradient(layer, bottom, top, check_bottom=[])
