@@ -13,12 +13,14 @@ from google.protobuf import text_format
 
 from caffeine import backend
 from caffeine.blob import Blob
-from caffeine.errors import SolverError, WeightsError
-from caffeine.paths import resolve_output_path, resolve_path
+from caffeine.errors import WeightsError
+from caffeine.paths import resolve_path
 from caffeine.proto import caffe_pb2
 from caffeine.proto import io as proto_io
 from caffeine.proto.upgrade import upgrade_solver
 from caffeine.solvers import divergence, lr_policies, snapshot as snap, updates
+from caffeine.solvers.evaluate import TestNetsMixin
+from caffeine.solvers.scaffolding import ScaffoldingMixin
 from caffeine.solvers.signals import NONE, SNAPSHOT, STOP
 from caffeine.solvers.validate import line_finder, validate
 
@@ -32,7 +34,7 @@ class _Callback:
         self.on_gradients_ready = on_gradients_ready or (lambda: None)
 
 
-class Solver:
+class Solver(ScaffoldingMixin, TestNetsMixin):
     """``SGDSolver('solver.prototxt')`` (pycaffe) or ``Solver(SolverParameter)``."""
 
     type = None   # "SGD", ... (set by subclasses)
@@ -81,103 +83,6 @@ class Solver:
         self.history = [Blob(p.shape, dtype=p.dtype, name=f"history/{i}")
                         for _ in range(self.rule.history_sets)
                         for i, p in enumerate(self.net.learnable_params)]
-
-    # ---- construction --------------------------------------------------------------------------
-    def _default_snapshot_prefix(self):
-        """Caffe's UpgradeSnapshotPrefixProperty, then caffeine's path resolution."""
-        p = self.param
-        if not p.HasField("snapshot_prefix") and self.source:
-            p.snapshot_prefix = os.path.splitext(self.source)[0]
-            log.info("snapshot_prefix was not specified and is set to %s", p.snapshot_prefix)
-        elif p.snapshot_prefix and os.path.isdir(p.snapshot_prefix):
-            stem = os.path.splitext(os.path.basename(self.source))[0] if self.source else "snapshot"
-            p.snapshot_prefix = os.path.join(p.snapshot_prefix, stem)
-            log.info("snapshot_prefix was a directory and is replaced to %s", p.snapshot_prefix)
-        if p.snapshot_prefix:
-            p.snapshot_prefix = resolve_output_path(p.snapshot_prefix, self.source_dir)
-
-    def _check_snapshot_prefix(self, line_of):
-        """Caffe's CheckSnapshotWritePermissions, before training rather than at the first
-        snapshot; also when only the final (snapshot_after_train) snapshot will be written."""
-        p = self.param
-        if not (p.snapshot or p.snapshot_after_train):
-            return
-        if p.snapshot and not p.snapshot_prefix:
-            raise SolverError("snapshot is specified but snapshot_prefix is not", file=self.source,
-                              line=line_of("snapshot"), field="snapshot_prefix",
-                              expected="a snapshot_prefix", found="none")
-        folder = os.path.dirname(p.snapshot_prefix) or "."
-        if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
-            raise SolverError(f"Cannot write to snapshot prefix '{p.snapshot_prefix}'. Make sure that "
-                              "the directory exists and is writeable.", file=self.source,
-                              line=line_of("snapshot_prefix"), field="snapshot_prefix",
-                              expected="an existing, writable folder", found=folder)
-
-    def _net_state(self, phase, net_param, extra):
-        state = caffe_pb2.NetState()
-        state.phase = phase
-        state.MergeFrom(net_param.state)
-        if extra is not None:
-            state.MergeFrom(extra)
-        return state
-
-    def _build_net(self, what, model, net_param, state):
-        return self._Net(model if model is not None else net_param, phase=state.phase,
-                         level=state.level, stages=tuple(state.stage))
-
-    def _read_net(self, path):
-        resolved = resolve_path(path, self.source_dir)
-        return resolved, proto_io.read_net_param(resolved)
-
-    def _init_train_net(self):
-        p = self.param
-        model = None
-        if p.HasField("train_net_param"):
-            log.info("Creating training net specified in train_net_param.")
-            net_param = p.train_net_param
-        elif p.HasField("train_net"):
-            log.info("Creating training net from train_net file: %s", p.train_net)
-            model, net_param = self._read_net(p.train_net)
-        elif p.HasField("net_param"):
-            log.info("Creating training net specified in net_param.")
-            net_param = p.net_param
-        else:
-            log.info("Creating training net from net file: %s", p.net)
-            model, net_param = self._read_net(p.net)
-        state = self._net_state(caffe_pb2.TRAIN, net_param,
-                                p.train_state if p.HasField("train_state") else None)
-        net = self._build_net("train", model, net_param, state)
-        for weights in p.weights:
-            for path in weights.split(","):
-                snap.load_weights(net, resolve_path(path, self.source_dir))
-        return net
-
-    def _init_test_nets(self):
-        p = self.param
-        sources = []
-        for net_param in p.test_net_param:
-            sources.append(("test_net_param", None, net_param))
-        for path in p.test_net:
-            model, net_param = self._read_net(path)
-            sources.append((f"test_net file: {path}", model, net_param))
-        remaining = len(p.test_iter) - len(sources)
-        if p.HasField("net_param"):
-            sources += [("net_param", None, p.net_param)] * remaining
-        elif p.HasField("net"):
-            model, net_param = self._read_net(p.net)
-            sources += [(f"net file: {p.net}", model, net_param)] * remaining
-        nets = []
-        for i, (what, model, net_param) in enumerate(sources):
-            state = self._net_state(caffe_pb2.TEST, net_param,
-                                    p.test_state[i] if len(p.test_state) else None)
-            log.info("Creating test net (#%d) specified by %s", i, what)
-            net = self._build_net("test", model, net_param, state)
-            net.debug_info = p.debug_info
-            for weights in p.weights:
-                for path in weights.split(","):
-                    snap.load_weights(net, resolve_path(path, self.source_dir))
-            nets.append(net)
-        return nets
 
     # ---- pycaffe API -----------------------------------------------------------------------------
     def add_callback(self, on_start, on_gradients_ready=None):
@@ -267,17 +172,6 @@ class Solver:
             self.smoothed_loss = float(F32(F32(self.smoothed_loss) + (loss - self._losses[idx]) /
                                            F32(average_loss)))
             self._losses[idx] = loss
-
-    def _log_outputs(self, net, kind, values):
-        """``    Train net output #K: name = V (* w = wv loss)`` for each output element."""
-        index = 0
-        for name in net.output_blob_names:
-            data = np.ravel(values[name] if values is not None else net.blobs[name].host_data_readonly)
-            weight = net.blob_loss_weights.get(name, 0)
-            for v in data:
-                suffix = f" (* {weight:g} = {float(F32(weight) * F32(v)):g} loss)" if weight else ""
-                log.info("    %s net output #%d: %s = %g%s", kind, index, name, float(v), suffix)
-                index += 1
 
     def apply_update(self):
         """Caffe's SGDSolver::ApplyUpdate: lr, clip, then per param normalize/regularize/rule,
@@ -396,55 +290,6 @@ class Solver:
             if tops and tops[0].num_axes:
                 return tops[0].shape[0] * self.param.iter_size
         return 0
-
-    # ---- testing -------------------------------------------------------------------------------
-    def test_all(self):
-        for i in range(len(self.test_nets)):
-            if self.requested_early_exit:
-                break
-            self.test(i)
-        return self.test_results
-
-    def test(self, test_net_id=0):
-        """Caffe's Solver::Test: mean of each output over test_iter batches."""
-        p = self.param
-        log.info("Iteration %d, Testing net (#%d)", self.iter, test_net_id)
-        net = self.test_nets[test_net_id]
-        net.share_trained_layers_with(self.net)
-        scores = None
-        loss = F32(0)
-        n_iter = p.test_iter[test_net_id]
-        for _ in range(n_iter):
-            request = self.get_requested_action()
-            while request != NONE:
-                if request == SNAPSHOT:
-                    self.snapshot()
-                elif request == STOP:
-                    self.requested_early_exit = True
-                request = self.get_requested_action()
-            if self.requested_early_exit:
-                break
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                iter_loss = net.forward_loss()
-            if p.test_compute_loss:
-                loss = F32(loss + F32(iter_loss))
-            values = {name: np.ravel(net.blobs[name].host_data_readonly).astype(F32)
-                      for name in net.output_blob_names}
-            if scores is None:
-                scores = {name: v.copy() for name, v in values.items()}
-            else:
-                for name in scores:
-                    scores[name] += values[name]
-        if self.requested_early_exit:
-            log.info("Test interrupted.")
-            return None
-        if p.test_compute_loss:
-            log.info("Test loss: %g", float(F32(loss / F32(n_iter))))
-        means = {name: (s / F32(n_iter)).astype(F32) for name, s in (scores or {}).items()}
-        self._log_outputs(net, "Test", means)
-        self.test_results[test_net_id] = {name: (float(m[0]) if m.size == 1 else m)
-                                          for name, m in means.items()}
-        return self.test_results[test_net_id]
 
     # ---- snapshots -----------------------------------------------------------------------------
     def can_snapshot(self):
