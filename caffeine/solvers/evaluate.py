@@ -10,7 +10,10 @@ F32 = np.float32
 
 
 class TestNetsMixin:
+    __test__ = False   # not a pytest test class
+
     def test_all(self):
+        """Run every test net (Caffe's TestAll); returns the mean outputs per test net."""
         for i in range(len(self.test_nets)):
             if self.requested_early_exit:
                 break
