@@ -5,7 +5,7 @@
 Cases: MAX pool 3x3 stride 2 (CIFAR/CaffeNet) on 100x32x32x32, MAX 2x2 stride 2 (LeNet)
 on 64x20x24x24, AVE 3x3 stride 2 (CIFAR10-quick pool2/3) on 100x32x16x16, LRN across 5 channels
 on 32x96x55x55 (CaffeNet norm1), LRN within 3x3 on 100x32x16x16 (CIFAR10-full). float32,
-torch limited to 2 threads. Prints the best of ``--repeat`` runs in ms and caffeine/torch.
+torch limited to 2 threads (``--torch-threads``). Prints the best of ``--repeat`` runs in ms and caffeine/torch.
 """
 import argparse
 import os
@@ -65,10 +65,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--small", action="store_true", help="quarter-size batches")
+    ap.add_argument("--torch-threads", type=int, default=2)
     args = ap.parse_args()
     import torch
     import torch.nn.functional as F
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.torch_threads)
     div = 4 if args.small else 1
     rng = np.random.default_rng(0)
     cases = [
