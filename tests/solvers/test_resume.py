@@ -218,3 +218,22 @@ def test_data_layer_position_is_restored(tmp_path):
     resumed = get_solver(param(split, 7))
     resumed.solve(resume_file=f"{split}_iter_4.solverstate")
     assert model_bytes(straight, 7, "BINARYPROTO") == model_bytes(split, 7, "BINARYPROTO")
+
+
+def test_cli_resume_with_snapshot_flag_is_byte_identical(tmp_path):
+    from solver_testlib import run_cli, write
+    write(tmp_path / "net.prototxt", DROPOUT_NET)
+    for run in ("straight", "split"):
+        (tmp_path / run).mkdir()
+        write(tmp_path / f"{run}.prototxt", f'net: "net.prototxt" type: "Nesterov" base_lr: 0.05 '
+              f'momentum: 0.9 lr_policy: "step" gamma: 0.5 stepsize: 2 max_iter: 6 random_seed: 9 '
+              f'snapshot_prefix: "{run}/m"\n')
+    assert run_cli(["train", "--solver", "straight.prototxt"], cwd=tmp_path).returncode == 0
+    first = run_cli(["train", "--solver", "split.prototxt", "--iterations", "3"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = run_cli(["train", "--solver", "split.prototxt", "--snapshot", "split/m_iter_3.solverstate"],
+                     cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "Restoring previous solver status from split/m_iter_3.solverstate" in second.stderr
+    assert (tmp_path / "straight" / "m_iter_6.caffemodel").read_bytes() == \
+        (tmp_path / "split" / "m_iter_6.caffemodel").read_bytes()
