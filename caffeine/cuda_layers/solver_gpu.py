@@ -1,12 +1,14 @@
 """The solver update rules on the GPU: one fused kernel per rule (solver_updates.cu).
 
-``gpu_update(rule, g, hist, local_rate, hp, it)`` has the signature of
-``caffeine.solvers.updates.UpdateRule.compute`` (rule given by name: "SGD", "Nesterov",
-"AdaGrad", "RMSProp", "AdaDelta", "Adam"), so the solver's ApplyUpdate can call it for
-device arrays instead of the xp expressions:
+``gpu_update(rule, g, hist, local_rate, hp, it, tmp=None)`` takes the arguments of
+``caffeine.solvers.updates.UpdateRule.compute`` after the rule (given by name: "SGD",
+"Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam", or the rule class), so the solver's
+ApplyUpdate can call it for device arrays instead of the xp expressions:
 
     if backend.is_gpu():
-        solver_gpu.gpu_update(self.rule.name, diffs[i], hist[i::n], local_rate, self.hp, self.iter)
+        solver_gpu.gpu_update(self.rule, diffs[i], hist[i::n], local_rate, self.hp, self.iter)
+
+(the fused kernels need no scratch arrays: ``tmp`` is accepted and ignored).
 
 g (the param diff, already normalized and regularized) becomes the step; the history
 arrays are updated in place.  Hyper-parameters are float32 as in updates.Hyper.
@@ -22,7 +24,7 @@ def _s(value, dtype):
     return np.dtype(dtype).type(value)
 
 
-def gpu_update(rule, g, hist, local_rate, hp, it):
+def gpu_update(rule, g, hist, local_rate, hp, it, tmp=None):
     name = getattr(rule, "name", rule)
     dt = g.dtype
     n = g.size
