@@ -12,7 +12,8 @@ Batch ``i`` is made in two steps:
 mirrors of batch ``i`` do not depend on which thread made it or when.  At most
 ``prefetch`` batches are made ahead of the consumer (Caffe: ``data_param.prefetch``,
 3 in Caffe 1.0's PREFETCH_COUNT).  ``next()`` returns batches in order and records
-how long the consumer waited, so a solver can report the wait fraction.
+how long the consumer blocked on a batch that was not ready (``wait_seconds``,
+``stalls``), so a solver can report the fraction of time it waited for data.
 """
 import os
 import threading
@@ -102,7 +103,8 @@ class PrefetchPipeline:
         self.name = name
         self._sh = _Shared(read, process, self.prefetch, self.seed, int(start_index))
         self._threads = []
-        self.wait_seconds = 0.0
+        self.wait_seconds = 0.0   # time next() blocked on a batch that was not ready yet
+        self.stalls = 0           # how many next() calls found their batch not ready
         self.batches = 0
         weakref.finalize(self, _signal_stop, self._sh)
 
@@ -125,6 +127,10 @@ class PrefetchPipeline:
         sh = self._sh
         t0 = time.perf_counter()
         with sh.cond:
+            if sh.next_out not in sh.results:
+                self.stalls += 1           # the batch was not ready: the consumer waits
+            else:
+                t0 = None
             while sh.next_out not in sh.results:
                 if sh.stop:
                     raise RuntimeError(f"{self.name}: prefetch pipeline was closed")
@@ -134,7 +140,8 @@ class PrefetchPipeline:
             ok, value = sh.results.pop(sh.next_out)
             sh.next_out += 1
             sh.cond.notify_all()
-        self.wait_seconds += time.perf_counter() - t0
+        if t0 is not None:
+            self.wait_seconds += time.perf_counter() - t0
         self.batches += 1
         if not ok:
             raise value

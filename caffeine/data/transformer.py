@@ -161,27 +161,39 @@ class DataTransformer:
         return self.apply(batch, h_off, w_off, mirror, out)
 
     def apply(self, batch, h_off, w_off, mirror, out=None):
-        """The deterministic part of Transform given the random choices (vectorized)."""
+        """The deterministic part of Transform given the random choices (vectorized).
+
+        Cropping and mirroring move bytes, so they are done on the raw (uint8) data
+        before the one float pass ``(x - mean) * scale``; the mean_file crop is
+        mirrored with its item, which is the same as mirroring after subtracting.
+        """
         n, c, h, w = batch.shape
         crop = self.crop_size
         mean = self.mean
+        source = batch
         if crop and (h != crop or w != crop):
             batch = _crop_batch(batch, h_off, w_off, crop)
             if mean is not None:
                 mean = _crop_batch(np.broadcast_to(mean, (n, c, h, w)), h_off, w_off, crop)
-        x = batch.astype(np.float32)
-        if mean is not None:
-            x -= mean
-        elif self.mean_values is not None:
-            x -= self.mean_values.reshape(-1, 1, 1) if self.mean_values.size == c \
-                else self.mean_values[0]
-        if self.scale != 1.0:
-            x *= np.float32(self.scale)
         if mirror.any():
-            x[mirror] = x[mirror][..., ::-1]
+            flip = np.nonzero(mirror)[0]
+            if batch is source or not batch.flags.writeable:
+                batch = batch.copy()
+            batch[flip] = batch[flip][..., ::-1]
+            if mean is not None:
+                mean = np.array(np.broadcast_to(mean, batch.shape))
+                mean[flip] = mean[flip][..., ::-1]
+        if mean is None and self.mean_values is not None:
+            mean = self.mean_values.reshape(-1, 1, 1) if self.mean_values.size == c \
+                else self.mean_values[0]
         if out is None:
-            return x
-        out[...] = x
+            out = np.empty(batch.shape, np.float32)
+        if mean is not None:
+            np.subtract(batch, mean, out=out, dtype=np.float32, casting="unsafe")
+        else:
+            out[...] = batch
+        if self.scale != 1.0:
+            out *= np.float32(self.scale)
         return out
 
     def _transform_ragged(self, items, rng, out=None):

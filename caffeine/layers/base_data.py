@@ -61,6 +61,7 @@ class BasePrefetchingDataLayer(Layer):
         for t, shape in zip(top, self.top_shapes):
             t.reshape(shape)
         self.pipeline = None
+        self._waited = [0.0, 0]   # wait seconds and stalls of pipelines replaced by seek()
         self._start_pipeline(0)
 
     def _start_pipeline(self, start_index):
@@ -110,7 +111,12 @@ class BasePrefetchingDataLayer(Layer):
     @property
     def wait_seconds(self):
         """Seconds forward() spent waiting for a batch not yet prefetched."""
-        return self.pipeline.wait_seconds if self.pipeline is not None else 0.0
+        return self._waited[0] + (self.pipeline.wait_seconds if self.pipeline is not None else 0.0)
+
+    @property
+    def stalls(self):
+        """How many forward() calls found their batch not yet prefetched."""
+        return self._waited[1] + (self.pipeline.stalls if self.pipeline is not None else 0)
 
     @property
     def batches_consumed(self):
@@ -120,6 +126,8 @@ class BasePrefetchingDataLayer(Layer):
         """Restart the stream so the next forward() returns batch ``batch_index``."""
         if self.pipeline is not None:
             self.pipeline.close()
+            self._waited = [self._waited[0] + self.pipeline.wait_seconds,
+                            self._waited[1] + self.pipeline.stalls]
         self.rewind(int(batch_index))
         self._start_pipeline(int(batch_index))
 
