@@ -19,6 +19,7 @@ squares and window sums stay in cache and each blob crosses memory about once pe
 """
 import numpy as np
 
+from caffeine.cuda_layers import lrn_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
@@ -59,6 +60,8 @@ def _box_sum(padded, height, width, size, out, rows):
 
 @register_layer("LRN")
 class LRNLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     exact_num_top = 1
 
@@ -165,3 +168,9 @@ class LRNLayer(Layer):
             acc *= -2.0 * self.coef * self.beta
             np.multiply(dy[blk], scale_pow[blk], out=dx[blk])
             np.add(dx[blk], acc, out=dx[blk])
+
+    def forward_gpu(self, bottom, top):
+        lrn_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        lrn_gpu.backward_gpu(self, top, propagate_down, bottom)

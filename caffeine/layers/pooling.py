@@ -5,6 +5,7 @@ aborts); the maths lives in ``pooling_ops`` (shared with SPP).  STOCHASTIC sampl
 and takes the activation-weighted average in TEST, as Caffe's GPU code (its CPU code has
 none).  The ``engine`` field is accepted and ignored.
 """
+from caffeine.cuda_layers import pooling_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
@@ -15,6 +16,8 @@ METHOD_NAMES = {0: "MAX", 1: "AVE", 2: "STOCHASTIC"}
 
 @register_layer("Pooling")
 class PoolingLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     min_top = 1
     max_top = 2  # MAX may output its mask as a second top (Caffe's MaxTopBlobs)
@@ -102,3 +105,9 @@ class PoolingLayer(Layer):
         if not propagate_down[0]:
             return
         self.pooler.backward(bottom[0].host_data_readonly, top[0].host_diff_readonly, bottom[0].diff)
+
+    def forward_gpu(self, bottom, top):
+        pooling_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        pooling_gpu.backward_gpu(self, top, propagate_down, bottom)
