@@ -137,3 +137,32 @@ def eltwise_backward_gpu(layer, top, propagate_down, bottom):
             run("eltwise", "eltwise_axpy", n, scalar(layer.coeff[i], dt), dy, i32(1), dx, dtype=dt)
         else:
             run("eltwise", "eltwise_max_backward", n, dy, layer._gpu_work["mask"], i32(i), dx, dtype=dt)
+
+
+# ---- Split, Flatten, Reshape, Silence: no kernel needed, but no host round trip either ----
+def split_forward_gpu(layer, bottom, top):
+    """The tops share the bottom's data (set up in reshape): nothing to do."""
+
+
+def split_backward_gpu(layer, top, propagate_down, bottom):
+    """bottom diff = sum of the tops' diffs, on the device (Caffe's caffe_gpu_add)."""
+    if not propagate_down[0]:
+        return
+    diff = bottom[0].gpu_diff
+    diff[...] = top[0].gpu_diff
+    for t in top[1:]:
+        diff += t.gpu_diff
+
+
+def view_forward_gpu(layer, bottom, top):
+    """Flatten/Reshape: the top shares the bottom's data and diff: nothing moves."""
+
+
+def view_backward_gpu(layer, top, propagate_down, bottom):
+    """Flatten/Reshape: the diff is shared too."""
+
+
+def silence_backward_gpu(layer, top, propagate_down, bottom):
+    for b, pd in zip(bottom, propagate_down):
+        if pd:
+            b.gpu_diff.fill(0)

@@ -3,6 +3,7 @@
 The top is a view: it shares data and diff with the bottom (ShareData/ShareDiff),
 so forward and backward move nothing.
 """
+from caffeine.cuda_layers import structure_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import canonical_axis
 from caffeine.layers.base import Layer
@@ -10,6 +11,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("Flatten")
 class FlattenLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     exact_num_top = 1
 
@@ -31,3 +34,9 @@ class FlattenLayer(Layer):
 
     def backward_cpu(self, top, propagate_down, bottom):
         pass
+
+    def forward_gpu(self, bottom, top):
+        structure_gpu.view_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        structure_gpu.view_backward_gpu(self, top, propagate_down, bottom)

@@ -5,6 +5,7 @@ inferred from the count (at most one); ``axis``/``num_axes`` choose the range of
 bottom axes replaced (axis may be negative: -1 means "after the last axis").  The
 top shares data and diff with the bottom, so forward and backward move nothing.
 """
+from caffeine.cuda_layers import structure_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
@@ -12,6 +13,8 @@ from caffeine.layers.base import Layer
 
 @register_layer("Reshape")
 class ReshapeLayer(Layer):
+    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+
     exact_num_bottom = 1
     exact_num_top = 1
 
@@ -80,3 +83,9 @@ class ReshapeLayer(Layer):
 
     def backward_cpu(self, top, propagate_down, bottom):
         pass
+
+    def forward_gpu(self, bottom, top):
+        structure_gpu.view_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        structure_gpu.view_backward_gpu(self, top, propagate_down, bottom)
