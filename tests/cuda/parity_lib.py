@@ -46,9 +46,12 @@ def run_case(case, kind):
         if case.setup:
             case.setup(layer)
         inputs = [b.data.copy() for b in bottom]
+        fallbacks = []
+        layer._log_host_fallback = lambda: fallbacks.append(layer.type)
         layer.forward(bottom, top)
         out = {"inputs": inputs, "top": [t.data.copy() for t in top],
-               "params": [p.data.copy() for p in layer.blobs], "layer_type": layer.type}
+               "params": [p.data.copy() for p in layer.blobs], "layer_type": layer.type,
+               "has_gpu_kernel": bool(layer.has_gpu_kernel), "ran_gpu_path": not fallbacks}
         if case.compare == "host":
             return out
         drng = np.random.default_rng(11)
@@ -63,6 +66,7 @@ def run_case(case, kind):
             layer.backward(top, propagate, bottom)
         out["bottom_diff"] = [b.diff.copy() if pd else None for b, pd in zip(bottom, propagate)]
         out["param_diff"] = [p.diff.copy() for p in layer.blobs]
+        out["ran_gpu_path"] = not fallbacks
         return out
 
 

@@ -18,6 +18,8 @@ KINDS = ["emulated", pytest.param("cuda", marks=pytest.mark.gpu)]
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_layer_parity(case, kind):
     gpu = run_case(case, kind)
+    if gpu["has_gpu_kernel"]:
+        assert gpu["ran_gpu_path"], f"{case.type} declares a GPU kernel but ran its host fallback"
     if case.compare == "random":
         check_random(case, gpu)
         return
@@ -35,7 +37,8 @@ def test_kernel_layers_declare_gpu():
     expected = {"Convolution", "Deconvolution", "Im2col", "InnerProduct", "ReLU", "PReLU", "Sigmoid", "TanH",
                 "ELU", "BNLL", "AbsVal", "Clip", "Swish", "Threshold", "Power", "Exp", "Log", "Dropout",
                 "Softmax", "SoftmaxWithLoss", "BatchNorm", "Concat", "Slice", "Crop", "Tile", "Eltwise",
-                "EuclideanLoss", "SigmoidCrossEntropyLoss", "ContrastiveLoss", "HingeLoss"}
+                "EuclideanLoss", "SigmoidCrossEntropyLoss", "ContrastiveLoss", "HingeLoss", "Pooling", "LRN",
+                "Split", "Flatten", "Reshape", "Silence"}
     status = layer_types()
     missing = sorted(t for t in expected if not status[t]["gpu"])
     assert not missing, missing
