@@ -54,13 +54,29 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(verb):
     module = importlib.import_module(f"caffeine.cli.{VERBS[verb]}")
-    parser = _Parser(prog=f"caffeine {verb}", description=(module.__doc__ or "").strip().splitlines()[0]
+    parser = _Parser(prog=f"caffeine {verb}", allow_abbrev=False, description=(module.__doc__ or "").strip().splitlines()[0]
                      if module.__doc__ else None)
     if hasattr(module, "add_arguments_for"):
         module.add_arguments_for(verb, parser)
     else:
         module.add_arguments(parser)
     return module, parser
+
+
+def _reject_unknown_flags(parser, argv):
+    """Name an unknown flag (with the closest known one) before argparse complains about
+    missing required flags, which would hide the typo."""
+    import difflib
+    known = {opt for action in parser._actions for opt in action.option_strings}
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            flag = arg.split("=", 1)[0]
+            if flag not in known:
+                close = difflib.get_close_matches(flag, sorted(known), n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                parser.error(f"unknown flag {flag}{hint}")
 
 
 def usage():
@@ -92,6 +108,7 @@ def main(argv=None):
     except ModuleNotFoundError as exc:
         print(f"caffeine {verb}: this verb is not available in this build ({exc})", file=sys.stderr)
         return 2
+    _reject_unknown_flags(parser, rest)
     args = parser.parse_args(rest)
     args.verb = verb
     setup_logging(quiet=getattr(args, "quiet", False))
