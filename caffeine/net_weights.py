@@ -115,10 +115,17 @@ class NetWeightsMixin:
                     ignored.append(lname)
                     log.info("Ignoring source layer %s", lname)
                     continue
-                if len(group) != len(target.blobs):
+                if len(group) > len(target.blobs):
                     raise WeightsError(f"incompatible number of parameter blobs for layer '{lname}'",
                                        file=path, layer=lname, expected=len(target.blobs), found=len(group))
+                owners = {id(p) for p in self.learnable_params}
                 for j, blob in enumerate(target.blobs):
+                    if str(j) not in group:
+                        # Caffe writes only params that own themselves; a shared one is skipped
+                        if id(blob) in owners:
+                            raise WeightsError(f"layer '{lname}' has no dataset for param {j}", file=path,
+                                               layer=lname, expected=len(target.blobs), found=len(group))
+                        continue
                     arr = np.asarray(group[str(j)])
                     if arr.shape != blob.shape and _legacy4(arr.shape) != _legacy4(blob.shape):
                         raise WeightsError(f"cannot copy param {j} weights from layer '{lname}': shape mismatch",
@@ -157,25 +164,6 @@ class NetWeightsMixin:
         proto_io.atomic_write_bytes(path, self.to_proto(write_diff).SerializeToString())
 
     def save_hdf5(self, path, write_diff=False):
-        """Caffe's Net::ToHDF5 layout: /data/<layer>/<i> (and /diff/... when asked), atomically."""
-        import h5py
-        tmp = f"{path}.tmp{os.getpid()}"
-        try:
-            with h5py.File(tmp, "w") as f:
-                data = f.create_group("data")
-                diff = f.create_group("diff") if write_diff else None
-                for name, layer in zip(self.layer_names, self.layers):
-                    if not layer.blobs:
-                        continue
-                    g = data.create_group(name)
-                    gd = diff.create_group(name) if diff is not None else None
-                    for j, b in enumerate(layer.blobs):
-                        g.create_dataset(str(j), data=b.host_data_readonly)
-                        if gd is not None:
-                            gd.create_dataset(str(j), data=b.host_diff_readonly)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        """Caffe's Net::ToHDF5 layout (/data/<layer>/<i>), written atomically."""
+        from caffeine.solvers.snapshot import HDF5, write_weights
+        write_weights(self, path, HDF5, write_diff=write_diff)

@@ -38,7 +38,15 @@ def run(args):
         solver_param.train_state.stage.append(s)
     if args.iterations is not None:
         solver_param.max_iter = args.iterations
-    gpus = select_mode(args.gpu)
+    gpu_spec = args.gpu
+    if not gpu_spec and solver_param.solver_mode == solver_param.GPU:
+        # Caffe trains on the GPU named by the solver when no --gpu flag is given
+        from caffeine import backend
+        if backend.gpu_available():
+            gpu_spec = str(solver_param.device_id)
+        else:
+            log.warning("The solver asks for solver_mode: GPU but no usable GPU was found; training on the CPU")
+    gpus = select_mode(gpu_spec)
     if len(gpus) > 1:
         log.warning("Multi-GPU training is not implemented; using GPU %d only. The batch size stays "
                     "the one in the prototxt (Caffe multiplied it by the number of GPUs).", gpus[0])
