@@ -15,35 +15,44 @@ log = logging.getLogger("caffeine")
 
 
 def add_arguments(parser):
-    sub = parser.add_subparsers(dest="dataset", metavar="{digits,mnist,cifar10}")
-    sub.required = True
-    p = sub.add_parser("digits", help="synthetic handwritten-looking digits (offline)")
-    p.add_argument("dir", help="output folder")
-    p.add_argument("--train", type=int, default=24000, help="train images (default 24000)")
-    p.add_argument("--test", type=int, default=4000, help="test images (default 4000)")
-    p.add_argument("--seed", type=int, default=1701, help="generator seed (default 1701)")
-    p = sub.add_parser("mnist", help="MNIST from the usual mirrors or a local folder")
-    p.add_argument("dir", help="output folder")
-    p.add_argument("--from", dest="source", default=None,
-                   help="folder with the idx files (.gz or not) instead of downloading")
-    p = sub.add_parser("cifar10", help="CIFAR-10 (binary version) as LMDBs and mean")
-    p.add_argument("dir", help="output folder")
-    p.add_argument("--from", dest="source", default=None,
-                   help="cifar-10-binary.tar.gz or its extracted folder instead of downloading")
-    p.add_argument("--bgr", action="store_true",
-                   help="write B,G,R planes (default: the archive's R,G,B, as Caffe's converter)")
+    # one flat parser (no sub-parsers) so every flag is known to the dispatcher
+    parser.add_argument("dataset", choices=("digits", "mnist", "cifar10"), help="which data set")
+    parser.add_argument("dir", help="output folder (gets train_lmdb and test_lmdb)")
+    parser.add_argument("--from", dest="source", default=None,
+                        help="mnist: folder with the idx files (.gz or not); cifar10: "
+                             "cifar-10-binary.tar.gz or its extracted folder (default: download)")
+    parser.add_argument("--train", type=int, default=None, help="digits: train images (24000)")
+    parser.add_argument("--test", type=int, default=None, help="digits: test images (4000)")
+    parser.add_argument("--seed", type=int, default=None, help="digits: generator seed (1701)")
+    parser.add_argument("--bgr", action="store_true",
+                        help="cifar10: write B,G,R planes (default: the archive's R,G,B, as Caffe)")
+
+
+def _only_for(args, dataset, flags):
+    for flag in flags:
+        value = getattr(args, flag.lstrip("-").replace("from", "source"))
+        if value not in (None, False):
+            raise UsageError(f"{flag} is not a flag of 'caffeine data {args.dataset}'",
+                             field=flag, expected=f"only with {dataset}", found=args.dataset)
 
 
 def run(args):
     start = time.perf_counter()
+    if args.dataset != "digits":
+        _only_for(args, "digits", ("--train", "--test", "--seed"))
+    if args.dataset != "cifar10":
+        _only_for(args, "cifar10", ("--bgr",))
     if args.dataset == "digits":
         from caffeine.data import digits
-        for name in ("train", "test"):
-            if getattr(args, name) < 0:
-                raise UsageError(f"--{name} must be >= 0", field=f"--{name}", expected=">= 0",
-                                 found=getattr(args, name))
-        paths = digits.build(args.dir, train=args.train, test=args.test, seed=args.seed)
-        summary = f"{args.train} train and {args.test} test digits in {paths[0]}, {paths[1]}"
+        _only_for(args, "mnist and cifar10", ("--from",))
+        train = digits.DEFAULT_TRAIN if args.train is None else args.train
+        test = digits.DEFAULT_TEST if args.test is None else args.test
+        for name, value in (("--train", train), ("--test", test)):
+            if value < 0:
+                raise UsageError(f"{name} must be >= 0", field=name, expected=">= 0", found=value)
+        seed = digits.DEFAULT_SEED if args.seed is None else args.seed
+        paths = digits.build(args.dir, train=train, test=test, seed=seed)
+        summary = f"{train} train and {test} test digits in {paths[0]}, {paths[1]}"
     elif args.dataset == "mnist":
         from caffeine.data import mnist
         written = mnist.convert(args.dir, args.source)

@@ -14,6 +14,18 @@ from caffeine.errors import DataError
 from caffeine.proto import caffe_pb2
 
 
+@pytest.fixture
+def caffeine_log(caplog):
+    """caplog that also sees the 'caffeine' logger after the CLI turned its propagation off."""
+    logger = logging.getLogger("caffeine")
+    level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)
+
+
 def _datum(i, size=64):
     return caffe_pb2.Datum(channels=1, height=8, width=size // 8, label=i % 10,
                            data=bytes([i % 256]) * size).SerializeToString()
@@ -34,15 +46,14 @@ def test_written_db_reads_back_in_plain_lmdb(tmp_path):
     assert (d.label, d.data, d.channels) == (3, bytes([13]) * 64, 1)
 
 
-def test_full_map_grows_instead_of_crashing(tmp_path, caplog):
+def test_full_map_grows_instead_of_crashing(tmp_path, caffeine_log):
     path = tmp_path / "db"
-    with caplog.at_level(logging.INFO, logger="caffeine"):
-        with LMDBWriter(path, map_size=1 << 15, commit_every=100) as w:
-            start = w.map_size
-            for i in range(2000):
-                w.put(b"%08d" % i, _datum(i, 512))
-            assert w.grow_count > 0 and w.map_size > start
-    assert "is full; growing map_size" in caplog.text
+    with LMDBWriter(path, map_size=1 << 15, commit_every=100) as w:
+        start = w.map_size
+        for i in range(2000):
+            w.put(b"%08d" % i, _datum(i, 512))
+        assert w.grow_count > 0 and w.map_size > start
+    assert "is full; growing map_size" in caffeine_log.text
     with open_db(path) as r:
         assert len(r) == 2000
         assert r.get("%08d" % 1999) == _datum(1999, 512)
@@ -96,14 +107,13 @@ def test_skip_and_wrap(tmp_path):
     assert keys == [1, 2, 0, 1, 2]
 
 
-def test_backend_detected_and_wrong_backend_overridden(tmp_path, caplog):
+def test_backend_detected_and_wrong_backend_overridden(tmp_path, caffeine_log):
     path = tmp_path / "db"
     write_datums(path, np.zeros((2, 2, 2), np.uint8), np.arange(2))
     assert detect_backend(str(path)) == "lmdb"
-    with caplog.at_level(logging.WARNING, logger="caffeine"):
-        with open_db(path, backend="leveldb", layer="mnist") as r:   # wrong: it is an LMDB
-            assert r.backend == "lmdb" and len(r) == 2
-    assert "is a lmdb" in caplog.text
+    with open_db(path, backend="leveldb", layer="mnist") as r:   # wrong: it is an LMDB
+        assert r.backend == "lmdb" and len(r) == 2
+    assert "is a lmdb" in caffeine_log.text
     with open_db(path, backend=0) as r:                            # DataParameter.LEVELDB enum
         assert r.backend == "lmdb"
 

@@ -15,6 +15,18 @@ N = 10
 
 
 @pytest.fixture
+def caffeine_log(caplog):
+    """caplog that also sees the 'caffeine' logger after the CLI turned its propagation off."""
+    logger = logging.getLogger("caffeine")
+    level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)
+
+
+@pytest.fixture
 def images():
     return np.random.default_rng(0).integers(0, 256, (N, 3, 10, 12), dtype=np.uint8)
 
@@ -42,12 +54,11 @@ def _batches(layer, t, k):
     return out
 
 
-def test_shapes_and_caffe_log_lines(db, caplog):
-    with caplog.at_level(logging.INFO, logger="caffeine"):
-        layer, t = _layer(db, "crop_size: 6", batch=4)
+def test_shapes_and_caffe_log_lines(db, caffeine_log):
+    layer, t = _layer(db, "crop_size: 6", batch=4)
     assert t[0].shape == (4, 3, 6, 6) and t[1].shape == (4,)
-    assert f"Opening lmdb {db}" in caplog.text
-    assert "output data size: 4,3,6,6" in caplog.text
+    assert f"Opening lmdb {db}" in caffeine_log.text
+    assert "output data size: 4,3,6,6" in caffeine_log.text
     layer.close()
 
 
