@@ -25,8 +25,11 @@ from caffeine.errors import ConfigError, ShapeError
 from caffeine.layers import conv_utils
 from caffeine.layers.base import Layer
 
-# Elements of the column matrix per block of images (4 MiB of float32).
+# Elements of the column matrix per block of images (4 MiB of float32) ...
 COLUMN_BUDGET = 1 << 20
+# ... unless the whole batch fits in this many: then one block, and backward reuses the
+# forward's columns when the bottom has not changed in between.
+WHOLE_BATCH_BUDGET = 1 << 23
 # Outputs with at most this many positions use the batch-last column order.
 BATCH_LAST_MAX_GRID = 256
 # Backward-data as a flipped stride-1 convolution: None = when the cost model says so.
@@ -157,7 +160,10 @@ class BaseConvolution(Layer):
         per_image = self.conv_in_channels * self.kernel_size * self.grid_size
         if self.transposed_columns is not None:
             per_image = max(per_image, self.transposed_columns.rows_k * self.transposed_columns.grid_size)
-        self.block = max(1, min(self.num, COLUMN_BUDGET // max(1, per_image)))
+        if self.num * per_image <= WHOLE_BATCH_BUDGET:
+            self.block = self.num
+        else:
+            self.block = max(1, min(self.num, COLUMN_BUDGET // max(1, per_image)))
 
     def _transposed_columns(self):
         """Columns for computing conv-input images as a stride-1 convolution of conv-output
@@ -198,82 +204,100 @@ class BaseConvolution(Layer):
         w = self.blobs[0].data
         return w.reshape(self.group, self.conv_out_channels // self.group, -1)
 
-    # ---- the three GEMMs, on grouped matrices ---------------------------------------
-    # general path: columns are (group, C_in/g*K, M), rows are (group, C_out/g, M)
-    # 1x1 path:     columns are (n, group, C_in/g, L), rows are (n, group, C_out/g, L)
-    def _w_times(self, cols):
-        return np.matmul(self._weight_groups(), cols)
+    # ---- GEMM operands ---------------------------------------------------------------
+    # Columns and rows are grouped matrices in one of two forms:
+    # - stacked (1x1 kernels and batch-major columns): one matrix per image, columns
+    #   (n, group, C_in/g*K, L) and rows (n, group, C_out/g, L); the rows are the conv-output
+    #   blob itself, so the GEMMs read and write blobs with no transposes;
+    # - flat (batch-last columns): columns (group, C_in/g*K, L*n), rows (group, C_out/g, L*n).
+    def _forward_columns(self):
+        return None if self.is_1x1 else self.columns
 
-    def _wt_times(self, rows):
-        return np.matmul(self._weight_groups().transpose(0, 2, 1), rows)
+    def _columns_of(self, columns, images, ones_row=False):
+        """Grouped im2col of ``images (n, C, *S)`` through a BlockColumns (None: 1x1 kernel);
+        ``ones_row`` appends a row of ones per group (bias folded into the GEMM)."""
+        n, g = images.shape[0], self.group
+        if columns is None:
+            return images.reshape(n, g, -1, self.grid_size)
+        cols = columns.im2col(images, g, ones_row, reuse=self.block == self.num)
+        if columns.batch_last:
+            return cols
+        return cols.reshape(g, -1, n, columns.grid_size).transpose(2, 0, 1, 3)
 
-    def _accumulate_weight_diff(self, rows, cols):
-        # dW^T = col @ rows^T: OpenBLAS runs this orientation ~30% faster than rows @ col^T
-        grad_t = np.matmul(cols, np.swapaxes(rows, -1, -2))
-        if grad_t.ndim == 4:  # 1x1 path: per-image products, summed over the batch
-            grad_t = grad_t.sum(axis=0)
-        diff = self.blobs[0].diff.reshape(self.group, self.conv_out_channels // self.group, -1)
-        diff += np.swapaxes(grad_t, -1, -2)
+    def _fold_bias(self, columns):
+        """Whether the bias rides in the GEMM as an extra weight column (needs im2col columns)."""
+        return self.bias_term and columns is not None and not self.reverse_dimensions
 
-    # ---- layout changes between blobs and the GEMM operands -------------------------
-    def _columns(self, images):
-        """im2col of conv-input images ``(n, C_in, *image_spatial)``, grouped."""
-        if self.is_1x1:
-            n, g = images.shape[0], self.group
-            return images.reshape(n, g, self.conv_in_channels // g, self.grid_size)
-        cols = self.columns.im2col(images)
-        return cols.reshape(self.group, -1, cols.shape[-1])
-
-    def _backward_data(self, outputs, rows, out, bias=None):
-        """Conv-input images ``out`` from conv-output images ``outputs`` (Caffe's
-        backward_cpu_gemm: col2im(W^T @ rows)); ``rows`` are ``outputs`` as GEMM rows,
-        or None to build them here."""
-        tc = self.transposed_columns
-        if tc is None:
-            if rows is None:
-                rows = self._rows(outputs)
-            return self._columns_to_images(self._wt_times(rows), out, bias)
+    def _weights_with_bias(self):
+        """Grouped weights with the bias appended as a last column: ``(group, C_out/g, Kd + 1)``."""
         g = self.group
-        w = self.blobs[0].data.reshape((g, self.conv_out_channels // g, self.conv_in_channels // g) + self.kernel)
-        flipped = np.flip(w, axis=tuple(range(3, 3 + self.num_spatial_axes))).swapaxes(1, 2)
-        flipped = np.ascontiguousarray(flipped).reshape(g, self.conv_in_channels // g, -1)
-        cols = tc.im2col(outputs)
-        images = np.matmul(flipped, cols.reshape(g, -1, cols.shape[-1]))
-        return tc.rows_to_outputs(images.reshape(self.conv_in_channels, -1), out, bias)
-
-    def _columns_to_images(self, cols, out, bias=None):
-        """col2im of grouped columns into ``out (n, C_in, *image_spatial)`` (overwritten)."""
-        if self.is_1x1:
-            n = out.shape[0]
-            flat = out.reshape(n, self.conv_in_channels, self.grid_size)
-            src = cols.reshape(n, self.conv_in_channels, self.grid_size)
-            if bias is None:
-                np.copyto(flat, src)
-            else:
-                np.add(src, bias[:, None], out=flat)
-            return out
-        return self.columns.col2im(cols.reshape(self.columns.rows_k, -1), out, bias)
+        return np.concatenate([self._weight_groups(), self.blobs[1].data.reshape(g, -1, 1)], axis=2)
 
     def _rows(self, outputs):
         """Conv-output images ``(n, C_out, *grid)`` as grouped GEMM rows."""
         n, g = outputs.shape[0], self.group
-        if self.is_1x1:
+        if self.is_1x1 or not self.columns.batch_last:
             return outputs.reshape(n, g, self.conv_out_channels // g, self.grid_size)
         rows = self.columns.rows(outputs)
         return rows.reshape(g, -1, rows.shape[-1])
 
-    def _rows_to_outputs(self, rows, out, bias=None):
-        """Grouped GEMM rows into conv-output images ``out (n, C_out, *grid)`` (overwritten)."""
+    @staticmethod
+    def _add_bias(out, bias):
+        if bias is not None:
+            flat = out.reshape(out.shape[0], out.shape[1], -1)
+            flat += bias[:, None]
+
+    def _gemm_to_outputs(self, columns, weights, cols, out, bias=None):
+        """``out (n, C, *grid) = weights @ cols (+ bias)`` (Caffe's forward_cpu_gemm + bias)."""
+        n, c = out.shape[:2]
+        if columns is None or not columns.batch_last:
+            np.matmul(weights, cols, out=out.reshape(n, self.group, c // self.group, -1))
+            self._add_bias(out, bias)
+        else:
+            columns.rows_to_outputs(np.matmul(weights, cols).reshape(c, -1), out, bias)
+        return out
+
+    def _backward_gemm(self, rows, out, bias=None):
+        """``out (n, C_in, *image) = col2im(W^T @ rows) (+ bias)`` (Caffe's backward_cpu_gemm)."""
+        wt = self._weight_groups().transpose(0, 2, 1)
+        n, g = out.shape[0], self.group
         if self.is_1x1:
-            n = out.shape[0]
-            flat = out.reshape(n, self.conv_out_channels, self.grid_size)
-            src = rows.reshape(n, self.conv_out_channels, self.grid_size)
-            if bias is None:
-                np.copyto(flat, src)
-            else:
-                np.add(src, bias[:, None], out=flat)
+            np.matmul(wt, rows, out=out.reshape(n, g, -1, self.grid_size))
+            self._add_bias(out, bias)
             return out
-        return self.columns.rows_to_outputs(rows.reshape(self.conv_out_channels, -1), out, bias)
+        columns = self.columns
+        if columns.batch_last:
+            cols = np.matmul(wt, rows)
+        else:
+            cols = columns.buffer("dcol", (columns.rows_k, n, columns.grid_size))
+            np.matmul(wt, rows, out=cols.reshape(g, -1, n, columns.grid_size).transpose(2, 0, 1, 3))
+        return columns.col2im(cols.reshape(columns.rows_k, -1), out, bias)
+
+    def _backward_data(self, outputs, rows, out, bias=None):
+        """Conv-input images ``out`` from conv-output images ``outputs`` (Caffe's
+        backward_cpu_gemm); ``rows`` are ``outputs`` as GEMM rows, or None."""
+        tc = self.transposed_columns
+        if tc is None:
+            return self._backward_gemm(self._rows(outputs) if rows is None else rows, out, bias)
+        g = self.group
+        w = self.blobs[0].data.reshape((g, self.conv_out_channels // g, self.conv_in_channels // g) + self.kernel)
+        flipped = np.flip(w, axis=tuple(range(3, 3 + self.num_spatial_axes))).swapaxes(1, 2)
+        flipped = np.ascontiguousarray(flipped).reshape(g, self.conv_in_channels // g, -1)
+        return self._gemm_to_outputs(tc, flipped, self._columns_of(tc, outputs), out, bias)
+
+    def _accumulate_weight_diff(self, rows, cols, with_bias=False):
+        """dW += rows @ cols^T; with ``with_bias`` the columns carry a ones row and its
+        product, the rows summed over every position, is the bias gradient."""
+        # dW^T = col @ rows^T: OpenBLAS runs this orientation ~30% faster than rows @ col^T
+        grad_t = np.matmul(cols, np.swapaxes(rows, -1, -2))
+        if grad_t.ndim == 4:  # stacked: per-image products, summed over the batch
+            grad_t = grad_t.sum(axis=0)
+        if with_bias:
+            if self.param_propagate_down[1]:
+                self.blobs[1].diff[...] += grad_t[:, -1, :].reshape(-1)
+            grad_t = grad_t[:, :-1, :]
+        diff = self.blobs[0].diff.reshape(self.group, self.conv_out_channels // self.group, -1)
+        diff += np.swapaxes(grad_t, -1, -2)
 
     def _bias(self):
         return self.blobs[1].data if self.bias_term else None

@@ -140,6 +140,7 @@ class BlockColumns:
         self.dtype = dtype
         self.rows_k = channels * math.prod(kernel)
         self._scratch = {}
+        self._kept = None  # (key, copy of the images, columns) of the last reusable im2col
 
     def buffer(self, name, shape, zero=False):
         key = (name, shape)
@@ -162,9 +163,22 @@ class BlockColumns:
         nd = len(self.kernel)
         return view.transpose((1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd)))
 
-    def im2col(self, images):
-        """``images (n, C, *S)`` -> columns ``(C*K, M)`` (a scratch array, valid until the next call)."""
+    def im2col(self, images, groups=1, ones_row=False, reuse=False):
+        """``images (n, C, *S)`` -> grouped columns ``(groups, C/groups*K [+1], M)``.
+
+        With ``ones_row`` each group gets a last row of ones, so a weight matrix with the
+        bias as an extra column adds the bias inside the GEMM (and the weight-gradient
+        GEMM yields the bias gradient).  With ``reuse``, a call whose images equal those
+        of the previous ``reuse`` call returns the same columns without recomputing them
+        (backward after forward: Caffe redoes im2col there; comparing the images costs a
+        few percent of that).  The result is a scratch array, valid until the next call.
+        """
         n = images.shape[0]
+        key = (images.shape, groups, ones_row)
+        kept = self._kept
+        if reuse and kept is not None and kept[0] == key and np.array_equal(kept[1], images):
+            return kept[2]
+        self._kept = None
         if self.batch_last:
             padded = self.buffer("padded", self._padded_shape(n), zero=True)  # border stays zero
             np.copyto(padded[interior(self.pad, 1, 1)], images.transpose(tuple(range(1, images.ndim)) + (0,)))
@@ -174,8 +188,19 @@ class BlockColumns:
         else:
             padded = images
         view = self._windows(padded)
-        cols = self.buffer("cols", (self.rows_k, self.grid_size * n))
-        np.copyto(cols.reshape(view.shape), view)
+        per_group = self.rows_k // groups
+        shape = (groups, per_group + int(ones_row), self.grid_size * n)
+        name = "cols+ones" if ones_row else "cols"
+        cols = self._scratch.get((name, shape))
+        if cols is None:
+            cols = self.buffer(name, shape)
+            cols[:, per_group:] = 1  # never overwritten below
+        split = (groups, self.channels // groups) + view.shape[1:]
+        np.copyto(cols[:, :per_group].reshape(split), view.reshape(split))
+        if reuse:
+            snapshot = self.buffer("snapshot", images.shape)
+            np.copyto(snapshot, images)
+            self._kept = (key, snapshot, cols)
         return cols
 
     def col2im(self, cols, out, bias=None):
@@ -200,26 +225,20 @@ class BlockColumns:
             np.copyto(out, src)
         return out
 
-    def rows(self, outputs, name="rows"):
-        """Conv-output images ``(n, C_out, *grid)`` as GEMM rows ``(C_out, M)`` (scratch)."""
+    def rows(self, outputs):
+        """Conv-output images ``(n, C_out, *grid)`` as batch-last GEMM rows ``(C_out, L*n)``
+        (scratch).  Batch-major columns need no rows: there one GEMM per image reads and
+        writes the blob itself."""
         n, c_out = outputs.shape[:2]
-        flat = outputs.reshape(n, c_out, self.grid_size)
-        if self.batch_last:
-            rows = self.buffer(name, (c_out, self.grid_size, n))
-            np.copyto(rows, flat.transpose(1, 2, 0))
-        else:
-            rows = self.buffer(name, (c_out, n, self.grid_size))
-            np.copyto(rows, flat.transpose(1, 0, 2))
+        rows = self.buffer("rows", (c_out, self.grid_size, n))
+        np.copyto(rows, outputs.reshape(n, c_out, self.grid_size).transpose(1, 2, 0))
         return rows.reshape(c_out, -1)
 
     def rows_to_outputs(self, rows, out, bias=None):
-        """GEMM rows ``(C_out, M)`` into conv-output images ``out (n, C_out, *grid)`` (+ bias)."""
+        """Batch-last GEMM rows ``(C_out, L*n)`` into conv-output images ``out (n, C_out, *grid)`` (+ bias)."""
         n, c_out = out.shape[:2]
+        src = rows.reshape(c_out, self.grid_size, n).transpose(2, 0, 1)
         flat = out.reshape(n, c_out, self.grid_size)
-        if self.batch_last:
-            src = rows.reshape(c_out, self.grid_size, n).transpose(2, 0, 1)
-        else:
-            src = rows.reshape(c_out, n, self.grid_size).transpose(1, 0, 2)
         if bias is None:
             np.copyto(flat, src)
         else:

@@ -25,18 +25,24 @@ class ConvolutionLayer(BaseConvolution):
         return conv_utils.conv_output_shape(input_shape, self.kernel, self.stride, self.pad, self.dilation)
 
     def forward_cpu(self, bottom, top):
-        bias = self._bias()
+        columns = self._forward_columns()
+        fold = self._fold_bias(columns)
+        weights = self._weights_with_bias() if fold else self._weight_groups()
+        bias = None if fold else self._bias()
         for b, t in zip(bottom, top):
             x, y = self._images(b), self._images(t)
             for n0, n1 in self._blocks():
-                cols = self._columns(x[n0:n1])
-                self._rows_to_outputs(self._w_times(cols), y[n0:n1], bias)
+                cols = self._columns_of(columns, x[n0:n1], ones_row=fold)
+                self._gemm_to_outputs(columns, weights, cols, y[n0:n1], bias)
 
     def backward_cpu(self, top, propagate_down, bottom):
         want_w = self.param_propagate_down[0]
+        columns = self._forward_columns()
+        # the bias gradient comes out of the weight-gradient GEMM when both are wanted
+        fold = want_w and self._bias_wanted() and self._fold_bias(columns)
         for i, (t, b) in enumerate(zip(top, bottom)):
             dy = self._images(t, data=False)
-            if self._bias_wanted():
+            if self._bias_wanted() and not fold:
                 self._accumulate_bias_diff(dy)
             if not (want_w or propagate_down[i]):
                 continue
@@ -45,7 +51,8 @@ class ConvolutionLayer(BaseConvolution):
             for n0, n1 in self._blocks():
                 rows = self._rows(dy[n0:n1])
                 if want_w:
-                    self._accumulate_weight_diff(rows, self._columns(x[n0:n1]))
+                    cols = self._columns_of(columns, x[n0:n1], ones_row=fold)
+                    self._accumulate_weight_diff(rows, cols, with_bias=fold)
                 if dx is not None:
                     self._backward_data(dy[n0:n1], rows, dx[n0:n1])
 

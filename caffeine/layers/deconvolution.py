@@ -34,6 +34,7 @@ class DeconvolutionLayer(BaseConvolution):
 
     def backward_cpu(self, top, propagate_down, bottom):
         want_w = self.param_propagate_down[0]
+        weights, columns = self._weight_groups(), self._forward_columns()
         for i, (t, b) in enumerate(zip(top, bottom)):
             dy = self._images(t, data=False)
             if self._bias_wanted():
@@ -43,11 +44,11 @@ class DeconvolutionLayer(BaseConvolution):
             x = self._images(b)
             dx = self._images(b, data=False) if propagate_down[i] else None
             for n0, n1 in self._blocks():
-                cols = self._columns(dy[n0:n1])
+                cols = self._columns_of(columns, dy[n0:n1])
                 if want_w:
                     self._accumulate_weight_diff(self._rows(x[n0:n1]), cols)
                 if dx is not None:
-                    self._rows_to_outputs(self._w_times(cols), dx[n0:n1])
+                    self._gemm_to_outputs(columns, weights, cols, dx[n0:n1])
 
     def forward_gpu(self, bottom, top):
         conv_gpu.deconv_forward_gpu(self, bottom, top)

@@ -91,6 +91,7 @@ def test_forward_backward_match_torch(params, kw, shape, num_output, layout):
 def test_several_batch_blocks_match_torch(monkeypatch, budget, block, layout):
     """Small column budgets split the batch into blocks (with a remainder block)."""
     monkeypatch.setattr(base_conv, "COLUMN_BUDGET", budget)
+    monkeypatch.setattr(base_conv, "WHOLE_BATCH_BUDGET", 0)
     x = RNG.standard_normal((7, 4, 6, 5))
     layer, bottom, top = setup_layer(conv_text("num_output: 4 kernel_size: 3 pad: 1 group: 2"), x)
     assert layer.block == block  # 36 column rows x 30 positions per image
@@ -102,6 +103,23 @@ def test_several_batch_blocks_match_torch(monkeypatch, budget, block, layout):
     top[0].diff[...] = dy
     layer.backward(top, [True], bottom)
     np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.blobs[0].diff, wt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("params", ["kernel_size: 3 pad: 1", "kernel_size: 1"])
+def test_backward_sees_bottom_changed_after_forward(layout, params):
+    """Columns are reused from forward only while the bottom is unchanged (Caffe redoes im2col)."""
+    x = RNG.standard_normal((3, 2, 5, 4))
+    layer, bottom, top = setup_layer(conv_text(f"num_output: 3 {params}"), x)
+    layer.forward(bottom, top)
+    x2 = x + RNG.standard_normal(x.shape)
+    bottom[0].data[...] = x2
+    dy = RNG.standard_normal(top[0].shape)
+    top[0].diff[...] = dy
+    layer.backward(top, [False], bottom)
+    pad = 1 if "pad" in params else 0
+    y, _, wt, _ = torch_conv(x2, layer.blobs[0].data.copy(), layer.blobs[1].data.copy(), padding=pad)
+    y.backward(torch.from_numpy(dy))
     np.testing.assert_allclose(layer.blobs[0].diff, wt.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 

@@ -80,6 +80,7 @@ def test_forward_backward_match_torch(params, kw, shape, num_output, layout):
 
 def test_several_batch_blocks_match_torch(monkeypatch, layout):
     monkeypatch.setattr(base_conv, "COLUMN_BUDGET", 2 * 4 * 9 * 12)  # two images per block
+    monkeypatch.setattr(base_conv, "WHOLE_BATCH_BUDGET", 0)
     x = RNG.standard_normal((5, 4, 4, 3))
     layer, bottom, top = setup_layer(deconv_text("num_output: 4 kernel_size: 3 stride: 2 pad: 1 group: 2"), x)
     assert layer.block == 2
