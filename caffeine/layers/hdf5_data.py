@@ -117,6 +117,20 @@ class HDF5DataLayer(Layer):
             if self.shuffle:
                 self.row_order = self.shuffle_rng.permutation(self.rows)
 
+    # ---- exact resume (the solver's snapshot side file stores this as JSON) ----------
+    def get_state(self):
+        return {"file_order": [int(i) for i in self.file_order], "file_pos": int(self.file_pos),
+                "row_order": [int(i) for i in self.row_order], "row_pos": int(self.row_pos),
+                "rng": self.shuffle_rng.bit_generator.state}
+
+    def set_state(self, state):
+        self.file_order = np.asarray(state["file_order"], dtype=np.int64)
+        self.file_pos = int(state["file_pos"])
+        self._load(self.file_order[self.file_pos])
+        self.row_order = np.asarray(state["row_order"], dtype=np.int64)
+        self.row_pos = int(state["row_pos"])
+        self.shuffle_rng.bit_generator.state = state["rng"]
+
     def reshape(self, bottom, top):
         for t, arr in zip(top, self.data):
             shape = (self.batch_size,) + arr.shape[1:]

@@ -124,6 +124,13 @@ class MemoryDataLayer(Layer):
                              found=len(labels))
         self._add(items, labels)
 
+    def get_state(self):
+        """The read position (the arrays themselves come from Python again on resume)."""
+        return {"pos": int(self.pos)}
+
+    def set_state(self, state):
+        self.pos = int(state["pos"]) % self.n if self.n else 0
+
     # ---- forward ---------------------------------------------------------------------
     def forward_cpu(self, bottom, top):
         if self.data is None:

@@ -29,6 +29,19 @@ def test_set_input_arrays_serves_batches_and_wraps():
         np.testing.assert_array_equal(t[1].data, labels[rows])
 
 
+def test_state_is_the_read_position():
+    layer, t = _layer()
+    data = np.arange(6 * 6, dtype=np.float32).reshape(6, 1, 2, 3)
+    layer.set_input_arrays(data, np.arange(6, dtype=np.float32))
+    layer.forward([], t)
+    state = layer.get_state()
+    other, t2 = _layer()
+    other.set_input_arrays(data, np.arange(6, dtype=np.float32))
+    other.set_state(state)
+    other.forward([], t2)
+    assert t2[1].data.tolist() == [2, 3]
+
+
 def test_pycaffe_label_shape_and_batch_size_change():
     layer, t = _layer()
     layer.set_input_arrays(np.zeros((4, 1, 2, 3), np.float32), np.ones((4, 1, 1, 1), np.float32))
