@@ -6,7 +6,7 @@ Statistics as caffeine.layers.batch_norm: two-pass variance, running sums update
 moving_average_fraction and the m/(m-1) correction; use_global_stats reads the stored sums
 (scale 1/blobs[2], 0 when blobs[2] is 0) without a readback.
 """
-from caffeine.cuda_layers.launch import i32, run, scalar, work
+from caffeine.cuda_layers.launch import data_ro, diff_ro, i32, run, scalar, work
 
 REDUCE_CHUNK = 256
 SUM, SQDEV, DOT = 0, 1, 2
@@ -24,13 +24,13 @@ def _channel_sums(layer, mode, a, b=None, center=None):
 
 def forward_gpu(layer, bottom, top):
     dt = layer.dtype
-    x, y = bottom[0].gpu_data, top[0].gpu_data
+    x, y = data_ro(bottom[0]), top[0].gpu_data
     channels = layer.channels
     mean = work(layer, "mean", (channels,), dt)
     stdev = work(layer, "std", (channels,), dt)
     if layer.use_global_stats:
-        run("batch_norm", "bn_global_stats", channels, layer.blobs[0].gpu_data, layer.blobs[1].gpu_data,
-            layer.blobs[2].gpu_data, scalar(layer.eps, dt), mean, stdev, dtype=dt)
+        run("batch_norm", "bn_global_stats", channels, data_ro(layer.blobs[0]), data_ro(layer.blobs[1]),
+            data_ro(layer.blobs[2]), scalar(layer.eps, dt), mean, stdev, dtype=dt)
     else:
         m = layer.num * layer.spatial
         mean[...] = _channel_sums(layer, SUM, x) / m
@@ -53,7 +53,7 @@ def backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
     dt = layer.dtype
-    dy, dx = top[0].gpu_diff, bottom[0].gpu_diff
+    dy, dx = diff_ro(top[0]), bottom[0].gpu_diff
     y = layer._gpu_work["x_norm"]
     stdev = layer._gpu_work["std"]
     if layer.use_global_stats:

@@ -14,7 +14,7 @@ of a Convolution, top of a Deconvolution), the "grid" the conv output.
 import math
 import types
 
-from caffeine.cuda_layers.launch import cp, device_ints, i32, run, work
+from caffeine.cuda_layers.launch import cp, data_ro, device_ints, diff_ro, i32, run, work
 
 # Elements of the column matrix per block of images (128 MiB of float32).
 GPU_COLUMN_BUDGET = 1 << 25
@@ -147,10 +147,10 @@ def _sized(buf, nb, layer):
 
 # ---- Convolution ---------------------------------------------------------------------------
 def conv_forward_gpu(layer, bottom, top):
-    weight = layer.blobs[0].gpu_data
+    weight = data_ro(layer.blobs[0])
     bias = _bias(layer)
     for b, t in zip(bottom, top):
-        x, y = _images(layer, b.gpu_data), _images(layer, t.gpu_data)
+        x, y = _images(layer, data_ro(b)), _images(layer, t.gpu_data)
         for n0, n1 in _blocks(layer):
             cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, _block(layer)))
             im2col(layer, x[n0:n1], cols)
@@ -160,14 +160,14 @@ def conv_forward_gpu(layer, bottom, top):
 
 def conv_backward_gpu(layer, top, propagate_down, bottom):
     want_w = layer.param_propagate_down[0]
-    weight = layer.blobs[0].gpu_data
+    weight = data_ro(layer.blobs[0])
     for i, (t, b) in enumerate(zip(top, bottom)):
-        dy = _images(layer, t.gpu_diff)
+        dy = _images(layer, diff_ro(t))
         if _bias_wanted(layer):
             _accumulate_bias_diff(layer, dy)
         if not (want_w or propagate_down[i]):
             continue
-        x = _images(layer, b.gpu_data)
+        x = _images(layer, data_ro(b))
         dx = _images(layer, b.gpu_diff) if propagate_down[i] else None
         for n0, n1 in _blocks(layer):
             cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, _block(layer)))
@@ -180,10 +180,10 @@ def conv_backward_gpu(layer, top, propagate_down, bottom):
 
 # ---- Deconvolution: the same three GEMMs, the other way round ---------------------------
 def deconv_forward_gpu(layer, bottom, top):
-    weight = layer.blobs[0].gpu_data
+    weight = data_ro(layer.blobs[0])
     bias = _bias(layer)
     for b, t in zip(bottom, top):
-        x, y = _images(layer, b.gpu_data), _images(layer, t.gpu_data)
+        x, y = _images(layer, data_ro(b)), _images(layer, t.gpu_data)
         for n0, n1 in _blocks(layer):
             cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, _block(layer)))
             images_to_rows(layer, x[n0:n1], rows)
@@ -196,14 +196,14 @@ def deconv_forward_gpu(layer, bottom, top):
 
 def deconv_backward_gpu(layer, top, propagate_down, bottom):
     want_w = layer.param_propagate_down[0]
-    weight = layer.blobs[0].gpu_data
+    weight = data_ro(layer.blobs[0])
     for i, (t, b) in enumerate(zip(top, bottom)):
-        dy = _images(layer, t.gpu_diff)
+        dy = _images(layer, diff_ro(t))
         if _bias_wanted(layer):
             _accumulate_bias_diff(layer, dy)
         if not (want_w or propagate_down[i]):
             continue
-        x = _images(layer, b.gpu_data)
+        x = _images(layer, data_ro(b))
         dx = _images(layer, b.gpu_diff) if propagate_down[i] else None
         for n0, n1 in _blocks(layer):
             cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, _block(layer)))
@@ -232,7 +232,7 @@ def _im2col_geometry(layer, bottom):
 def im2col_layer_forward_gpu(layer, bottom, top):
     """top (N, C*K, *out): one im2col launch over the batch, then (C*K, N, L) -> (N, C*K, L)."""
     geo = _im2col_geometry(layer, bottom)
-    x = bottom[0].gpu_data.reshape((geo.num, geo.conv_in_channels) + geo.image_spatial)
+    x = data_ro(bottom[0]).reshape((geo.num, geo.conv_in_channels) + geo.image_spatial)
     cols = work(geo, "cols", (geo.conv_in_channels * geo.kernel_size, geo.num * geo.grid_size), geo.dtype)
     im2col(geo, x, cols)
     out = top[0].gpu_data.reshape(geo.num, -1, geo.grid_size)
@@ -243,7 +243,7 @@ def im2col_layer_backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
     geo = _im2col_geometry(layer, bottom)
-    dy = top[0].gpu_diff.reshape(geo.num, -1, geo.grid_size)
+    dy = diff_ro(top[0]).reshape(geo.num, -1, geo.grid_size)
     cols = work(geo, "cols", (geo.conv_in_channels * geo.kernel_size, geo.num * geo.grid_size), geo.dtype)
     cols.reshape(cols.shape[0], geo.num, geo.grid_size)[...] = dy.transpose(1, 0, 2)
     dx = bottom[0].gpu_diff.reshape((geo.num, geo.conv_in_channels) + geo.image_spatial)

@@ -59,3 +59,24 @@ def seed(layer):
     """A 64-bit seed for a counter-based kernel RNG, drawn from the global seeded generator
     (so runs are reproducible with ``random_seed``)."""
     return np.uint64(layer.rng.integers(0, 2 ** 63))
+
+
+def data_ro(blob):
+    """A blob's device data for reading only (Caffe's gpu_data, not mutable_gpu_data).
+
+    ``Blob.gpu_data`` marks the device copy as the newest, so a host layer that writes the
+    blob next (a data layer refilling its top) would first copy it back; reading through
+    here leaves host and device in sync instead.
+    """
+    readonly = getattr(type(blob), "gpu_data_readonly", None)
+    if readonly is not None:
+        return blob.gpu_data_readonly
+    return blob._view(blob._data.device(write=False))  # until Blob has gpu_data_readonly
+
+
+def diff_ro(blob):
+    """A blob's device diff for reading only (see data_ro)."""
+    readonly = getattr(type(blob), "gpu_diff_readonly", None)
+    if readonly is not None:
+        return blob.gpu_diff_readonly
+    return blob._view(blob._diff.device(write=False))

@@ -5,7 +5,7 @@ the normalizer) is computed on the device from top[0].gpu_diff and handed to the
 as a pointer, so neither direction reads anything back (except Hinge's label check, as
 SoftmaxWithLoss's: one flag per forward).
 """
-from caffeine.cuda_layers.launch import cp, i32, run, scalar, work
+from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, scalar, work
 from caffeine.layers.labels import label_backprop_error, read_labels
 
 
@@ -17,9 +17,9 @@ def _weight(top, dt):
 # ---- EuclideanLoss: 1/(2N) sum (a - b)^2 ----------------------------------------------------
 def euclidean_forward_gpu(layer, bottom, top):
     xp = cp()
-    a = bottom[0].gpu_data
+    a = data_ro(bottom[0])
     diff = work(layer, "diff", a.shape, layer.dtype)
-    run("losses", "euclidean_diff", a.size, a, bottom[1].gpu_data, diff, dtype=layer.dtype)
+    run("losses", "euclidean_diff", a.size, a, data_ro(bottom[1]), diff, dtype=layer.dtype)
     flat = diff.reshape(-1)
     top[0].gpu_data[...] = xp.dot(flat, flat) / bottom[0].num / 2
 
@@ -41,11 +41,11 @@ def _ignore(layer):
 
 def sigmoid_ce_forward_gpu(layer, bottom, top):
     xp = cp()
-    x = bottom[0].gpu_data
+    x = data_ro(bottom[0])
     dt = layer.dtype
     loss = work(layer, "loss", x.shape, dt)
     valid = work(layer, "valid", x.shape, dt)
-    run("losses", "sigmoid_ce_forward", x.size, x, bottom[1].gpu_data, *_ignore(layer), loss, valid, dtype=dt)
+    run("losses", "sigmoid_ce_forward", x.size, x, data_ro(bottom[1]), *_ignore(layer), loss, valid, dtype=dt)
     outer = bottom[0].num
     inner = bottom[0].count() // outer if outer else 0
     N = layer.caffe_pb2.LossParameter
@@ -63,9 +63,9 @@ def sigmoid_ce_backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
     dt = layer.dtype
-    scale = (top[0].gpu_diff.reshape(-1)[:1] / layer._gpu_norm).astype(dt)
-    x = bottom[0].gpu_data
-    run("losses", "sigmoid_ce_backward", x.size, x, bottom[1].gpu_data, layer._gpu_work["valid"], scale,
+    scale = (diff_ro(top[0]).reshape(-1)[:1] / layer._gpu_norm).astype(dt)
+    x = data_ro(bottom[0])
+    run("losses", "sigmoid_ce_backward", x.size, x, data_ro(bottom[1]), layer._gpu_work["valid"], scale,
         bottom[0].gpu_diff, dtype=dt)
 
 
@@ -77,7 +77,7 @@ def contrastive_forward_gpu(layer, bottom, top):
     diff = work(layer, "diff", (num, channels), dt)
     dist_sq = work(layer, "dist_sq", (num,), dt)
     loss = work(layer, "loss", (num,), dt)
-    run("losses", "contrastive_forward", num, bottom[0].gpu_data, bottom[1].gpu_data, bottom[2].gpu_data,
+    run("losses", "contrastive_forward", num, data_ro(bottom[0]), data_ro(bottom[1]), data_ro(bottom[2]),
         i32(channels), scalar(layer.margin, dt), i32(layer.legacy), diff, dist_sq, loss, dtype=dt)
     top[0].gpu_data[...] = loss.sum(dtype=cp().float64) / num / 2
 
@@ -91,7 +91,7 @@ def contrastive_backward_gpu(layer, top, propagate_down, bottom):
     channels = w["diff"].shape[1]
     for i, sign in ((0, 1.0), (1, -1.0)):
         if propagate_down[i]:
-            run("losses", "contrastive_backward", w["diff"].size, w["diff"], w["dist_sq"], bottom[2].gpu_data,
+            run("losses", "contrastive_backward", w["diff"].size, w["diff"], w["dist_sq"], data_ro(bottom[2]),
                 i32(channels), scalar(layer.margin, dt), i32(layer.legacy), weight,
                 scalar(sign / bottom[i].num, dt), bottom[i].gpu_diff, dtype=dt)
 
@@ -104,7 +104,7 @@ def hinge_forward_gpu(layer, bottom, top):
     dt = layer.dtype
     margin = work(layer, "margin", (num, dim), dt)
     state = work(layer, "state", (num,), dt)
-    run("losses", "hinge_forward", num * dim, bottom[0].gpu_data, bottom[1].gpu_data, i32(dim), margin, state,
+    run("losses", "hinge_forward", num * dim, data_ro(bottom[0]), data_ro(bottom[1]), i32(dim), margin, state,
         dtype=dt)
     if num and not bool(state.all()):
         read_labels(layer, bottom[1], dim)  # raises the CPU's DataError for the bad label
@@ -121,6 +121,6 @@ def hinge_backward_gpu(layer, top, propagate_down, bottom):
     dt = layer.dtype
     num = bottom[0].num
     margin = layer._gpu_work["margin"]
-    scale = (top[0].gpu_diff.reshape(-1)[:1] / num).astype(dt)
-    run("losses", "hinge_backward", margin.size, margin, bottom[1].gpu_data, i32(margin.shape[1]),
+    scale = (diff_ro(top[0]).reshape(-1)[:1] / num).astype(dt)
+    run("losses", "hinge_backward", margin.size, margin, data_ro(bottom[1]), i32(margin.shape[1]),
         i32(layer.norm_l2), scale, bottom[0].gpu_diff, dtype=dt)

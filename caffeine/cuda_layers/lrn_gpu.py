@@ -1,10 +1,10 @@
 """LRN on the GPU (lrn.cu), both regions, with the layer's parsed shift/coef (see
 caffeine.layers.lrn: ACROSS_CHANNELS k, alpha/size; WITHIN_CHANNEL 1, alpha/size^2)."""
-from caffeine.cuda_layers.launch import i32, run, scalar, work
+from caffeine.cuda_layers.launch import data_ro, diff_ro, i32, run, scalar, work
 
 
 def forward_gpu(layer, bottom, top):
-    x, y = bottom[0].gpu_data, top[0].gpu_data
+    x, y = data_ro(bottom[0]), top[0].gpu_data
     _, c, h, w = x.shape
     dt = layer.dtype
     scale = work(layer, "scale", x.shape, dt)
@@ -20,8 +20,8 @@ def forward_gpu(layer, bottom, top):
 def backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
-    x, y = bottom[0].gpu_data, top[0].gpu_data
-    dy, dx = top[0].gpu_diff, bottom[0].gpu_diff
+    x, y = data_ro(bottom[0]), data_ro(top[0])
+    dy, dx = diff_ro(top[0]), bottom[0].gpu_diff
     _, c, h, w = x.shape
     dt = layer.dtype
     scale = layer._gpu_work["scale"]

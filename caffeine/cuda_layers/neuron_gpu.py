@@ -6,7 +6,7 @@ keeps a device copy of it during forward (Caffe's bottom_memory_).
 """
 import numpy as np
 
-from caffeine.cuda_layers.launch import cp, i32, run, scalar, seed, work
+from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, scalar, seed, work
 
 
 def _s(layer, value):
@@ -56,7 +56,7 @@ def forward_gpu(layer, bottom, top):
     if layer.type == "Swish":
         return _swish_forward(layer, bottom, top)
     name, fwd, _, _ = _spec(layer)
-    x = bottom[0].gpu_data
+    x = data_ro(bottom[0])
     inplace = top[0] is bottom[0]
     layer._gpu_bottom_copy = x.copy() if inplace and _needs_bottom(layer) else None
     y = top[0].gpu_data
@@ -75,10 +75,10 @@ def backward_gpu(layer, top, propagate_down, bottom):
     if operands is None:
         raise layer.error("Threshold has no gradient; set propagate_down: false on this layer "
                           "or keep it out of the backward path")
-    y = top[0].gpu_data
+    y = data_ro(top[0])
     x = None
     if "bottom" in operands or ("ref" in operands and _needs_bottom(layer)):
-        x = layer._gpu_bottom_copy if top[0] is bottom[0] else bottom[0].gpu_data
+        x = layer._gpu_bottom_copy if top[0] is bottom[0] else data_ro(bottom[0])
         if x is None:
             raise layer.error("backward called before an in-place forward")
     args = []
@@ -89,19 +89,19 @@ def backward_gpu(layer, top, propagate_down, bottom):
             args.append(x)
         else:  # ref: the input if the layer needs it, else the output (same sign)
             args.append(x if x is not None else y)
-    dy = top[0].gpu_diff
+    dy = diff_ro(top[0])
     run("neuron", f"{name}_backward", dy.size, dy, *args, bottom[0].gpu_diff, *bwd, dtype=layer.dtype)
 
 
 def _swish_forward(layer, bottom, top):
-    x = bottom[0].gpu_data
+    x = data_ro(bottom[0])
     sig = work(layer, "sigmoid", x.shape, layer.dtype)
     run("neuron", "swish_forward", x.size, x, top[0].gpu_data, sig, _s(layer, layer.beta), dtype=layer.dtype)
 
 
 def _swish_backward(layer, top, bottom):
-    dy = top[0].gpu_diff
-    run("neuron", "swish_backward", dy.size, dy, top[0].gpu_data, layer._gpu_work["sigmoid"],
+    dy = diff_ro(top[0])
+    run("neuron", "swish_backward", dy.size, dy, data_ro(top[0]), layer._gpu_work["sigmoid"],
         bottom[0].gpu_diff, _s(layer, layer.beta), dtype=layer.dtype)
 
 
@@ -113,17 +113,17 @@ def _prelu_geometry(layer, x):
 
 
 def prelu_forward_gpu(layer, bottom, top):
-    x = bottom[0].gpu_data
+    x = data_ro(bottom[0])
     layer._gpu_bottom_copy = x.copy() if top[0] is bottom[0] else None
-    run("neuron", "prelu_forward", x.size, x, top[0].gpu_data, layer.blobs[0].gpu_data,
+    run("neuron", "prelu_forward", x.size, x, top[0].gpu_data, data_ro(layer.blobs[0]),
         *_prelu_geometry(layer, x), dtype=layer.dtype)
 
 
 def prelu_backward_gpu(layer, top, propagate_down, bottom):
-    x = layer._gpu_bottom_copy if top[0] is bottom[0] else bottom[0].gpu_data
+    x = layer._gpu_bottom_copy if top[0] is bottom[0] else data_ro(bottom[0])
     if x is None:
         raise layer.error("backward called before an in-place forward")
-    dy = top[0].gpu_diff
+    dy = diff_ro(top[0])
     # slope gradient first: in place, writing the bottom diff overwrites the top diff
     if layer.param_propagate_down[0]:
         terms = work(layer, "terms", x.shape, layer.dtype)
@@ -135,13 +135,13 @@ def prelu_backward_gpu(layer, top, propagate_down, bottom):
         else:
             sdiff[...] += t3.sum(axis=(0, 2))
     if propagate_down[0]:
-        run("neuron", "prelu_backward", x.size, dy, x, bottom[0].gpu_diff, layer.blobs[0].gpu_data,
+        run("neuron", "prelu_backward", x.size, dy, x, bottom[0].gpu_diff, data_ro(layer.blobs[0]),
             *_prelu_geometry(layer, x), dtype=layer.dtype)
 
 
 # ---- Dropout --------------------------------------------------------------------------------
 def dropout_forward_gpu(layer, bottom, top):
-    x, y = bottom[0].gpu_data, top[0].gpu_data
+    x, y = data_ro(bottom[0]), top[0].gpu_data
     dt = layer.dtype
     if layer._train():
         # the mask is a function of (seed, element): backward regenerates it, nothing stored
@@ -161,7 +161,7 @@ def dropout_forward_gpu(layer, bottom, top):
 def dropout_backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
-    dy, dx = top[0].gpu_diff, bottom[0].gpu_diff
+    dy, dx = diff_ro(top[0]), bottom[0].gpu_diff
     dt = layer.dtype
     if layer._train():
         if getattr(layer, "_gpu_count", None) != dy.size:

@@ -7,7 +7,7 @@ seeded from the global generator (reproducible, but a different stream than the 
 """
 import numpy as np
 
-from caffeine.cuda_layers.launch import i32, run, seed, work
+from caffeine.cuda_layers.launch import data_ro, diff_ro, i32, run, seed, work
 from caffeine.layers.pooling_ops import AVE, MAX
 
 
@@ -21,7 +21,7 @@ def _geometry(layer, bottom):
 
 def forward_gpu(layer, bottom, top):
     geom, pad = _geometry(layer, bottom)
-    x, y = bottom[0].gpu_data, top[0].gpu_data
+    x, y = data_ro(bottom[0]), top[0].gpu_data
     count, dt = y.size, layer.dtype
     if layer.method == MAX:
         mask = work(layer, "mask", y.shape, np.int32)
@@ -45,7 +45,7 @@ def backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
     geom, pad = _geometry(layer, bottom)
-    dy, dx = top[0].gpu_diff, bottom[0].gpu_diff
+    dy, dx = diff_ro(top[0]), bottom[0].gpu_diff
     count, dt = dx.size, layer.dtype
     if layer.method == MAX:
         mask = layer._gpu_work["mask"]
@@ -57,5 +57,5 @@ def backward_gpu(layer, top, propagate_down, bottom):
         run("pooling", "sto_pool_backward_train", count, dy, mask, *geom, dx, dtype=dt)
     else:
         w = layer._gpu_work
-        run("pooling", "sto_pool_backward_test", count, bottom[0].gpu_data, dy, w["sums"], w["sumsqs"],
+        run("pooling", "sto_pool_backward_test", count, data_ro(bottom[0]), dy, w["sums"], w["sumsqs"],
             *geom, dx, dtype=dt)

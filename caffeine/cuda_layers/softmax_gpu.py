@@ -6,13 +6,13 @@ scale loss_weight / normalizer.  One small readback per forward remains: whether
 is out of range, so a bad label raises the same DataError as on the CPU (Caffe's GPU code
 would read out of bounds instead).
 """
-from caffeine.cuda_layers.launch import cp, i32, run, work
+from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, work
 from caffeine.layers.labels import read_labels
 
 
 def softmax_forward_gpu(layer, bottom, top):
     outer, channels, inner = layer.dims
-    run("softmax", "softmax_forward", outer * inner, bottom[0].gpu_data, i32(channels), i32(inner),
+    run("softmax", "softmax_forward", outer * inner, data_ro(bottom[0]), i32(channels), i32(inner),
         top[0].gpu_data, dtype=layer.dtype)
 
 
@@ -20,7 +20,7 @@ def softmax_backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
     outer, channels, inner = layer.dims
-    run("softmax", "softmax_backward", outer * inner, top[0].gpu_data, top[0].gpu_diff, i32(channels),
+    run("softmax", "softmax_backward", outer * inner, data_ro(top[0]), diff_ro(top[0]), i32(channels),
         i32(inner), bottom[0].gpu_diff, dtype=layer.dtype)
 
 
@@ -41,11 +41,11 @@ def loss_forward_gpu(layer, bottom, top):
     outer, channels, inner = layer.dims
     dt = layer.dtype
     prob = work(layer, "prob", bottom[0].shape, dt)
-    run("softmax", "softmax_forward", outer * inner, bottom[0].gpu_data, i32(channels), i32(inner), prob,
+    run("softmax", "softmax_forward", outer * inner, data_ro(bottom[0]), i32(channels), i32(inner), prob,
         dtype=dt)
     loss = work(layer, "loss", (outer * inner,), dt)
     counts = work(layer, "counts", (outer * inner,), dt)
-    label = bottom[1].gpu_data
+    label = data_ro(bottom[1])
     run("softmax", "softmax_loss_forward", outer * inner, prob, label, i32(channels), i32(inner),
         *_ignore(layer), loss, counts, dtype=dt)
     if bool((counts < 0).any()):
@@ -64,6 +64,6 @@ def loss_backward_gpu(layer, top, propagate_down, bottom):
         return
     outer, channels, inner = layer.dims
     dt = layer.dtype
-    scale = (top[0].gpu_diff.reshape(-1)[:1] / layer._gpu_norm).astype(dt)
+    scale = (diff_ro(top[0]).reshape(-1)[:1] / layer._gpu_norm).astype(dt)
     run("softmax", "softmax_loss_backward", bottom[0].gpu_diff.size, layer._gpu_work["prob"],
-        bottom[1].gpu_data, i32(channels), i32(inner), *_ignore(layer), scale, bottom[0].gpu_diff, dtype=dt)
+        data_ro(bottom[1]), i32(channels), i32(inner), *_ignore(layer), scale, bottom[0].gpu_diff, dtype=dt)

@@ -1,7 +1,7 @@
 """Concat, Slice, Crop, Tile and Eltwise on the GPU (concat/slice/crop/tile/eltwise.cu)."""
 import numpy as np
 
-from caffeine.cuda_layers.launch import device_ints, i32, run, scalar, work
+from caffeine.cuda_layers.launch import data_ro, device_ints, diff_ro, i32, run, scalar, work
 
 
 # ---- Concat ---------------------------------------------------------------------------------
@@ -25,7 +25,7 @@ def _concat(layer, bottom, top, wanted, forward):
     for b, want in zip(bottom, wanted):
         n = b.shape[axis]
         if want and b.count():
-            src, dst = (b.gpu_data, top[0].gpu_data) if forward else (top[0].gpu_diff, b.gpu_diff)
+            src, dst = (data_ro(b), top[0].gpu_data) if forward else (top[0].gpu_diff, b.gpu_diff)
             run("concat", "concat_copy", b.count(), src, i32(forward), i32(concat_size), i32(top_axis),
                 i32(n), i32(offset), dst, dtype=layer.dtype)
         offset += n
@@ -51,7 +51,7 @@ def _slice(layer, bottom, top, forward):
     for t, (start, end) in zip(top, layer.bounds):
         if not t.count():
             continue
-        src, dst = (bottom[0].gpu_data, t.gpu_data) if forward else (t.gpu_diff, bottom[0].gpu_diff)
+        src, dst = (data_ro(bottom[0]), t.gpu_data) if forward else (t.gpu_diff, bottom[0].gpu_diff)
         run("slice", "slice_copy", t.count(), src, i32(forward), i32(slice_size), i32(bottom_axis),
             i32(end - start), i32(start), dst, dtype=layer.dtype)
 
@@ -65,7 +65,7 @@ def _crop_geometry(layer, bottom, top):
 
 
 def crop_forward_gpu(layer, bottom, top):
-    run("crop", "crop_forward", top[0].count(), bottom[0].gpu_data, *_crop_geometry(layer, bottom, top),
+    run("crop", "crop_forward", top[0].count(), data_ro(bottom[0]), *_crop_geometry(layer, bottom, top),
         top[0].gpu_data, dtype=layer.dtype)
 
 
@@ -74,19 +74,19 @@ def crop_backward_gpu(layer, top, propagate_down, bottom):
         return
     diff = bottom[0].gpu_diff
     diff.fill(0)
-    run("crop", "crop_backward", top[0].count(), top[0].gpu_diff, *_crop_geometry(layer, bottom, top), diff,
+    run("crop", "crop_backward", top[0].count(), diff_ro(top[0]), *_crop_geometry(layer, bottom, top), diff,
         dtype=layer.dtype)
 
 
 # ---- Tile -----------------------------------------------------------------------------------
 def tile_forward_gpu(layer, bottom, top):
-    run("tile", "tile_forward", top[0].count(), bottom[0].gpu_data, i32(layer.tiles), i32(layer.inner),
+    run("tile", "tile_forward", top[0].count(), data_ro(bottom[0]), i32(layer.tiles), i32(layer.inner),
         top[0].gpu_data, dtype=layer.dtype)
 
 
 def tile_backward_gpu(layer, top, propagate_down, bottom):
     if propagate_down[0]:
-        run("tile", "tile_backward", bottom[0].count(), top[0].gpu_diff, i32(layer.tiles), i32(layer.inner),
+        run("tile", "tile_backward", bottom[0].count(), diff_ro(top[0]), i32(layer.tiles), i32(layer.inner),
             bottom[0].gpu_diff, dtype=layer.dtype)
 
 
@@ -101,15 +101,15 @@ def eltwise_forward_gpu(layer, bottom, top):
     out = top[0].gpu_data
     n, dt = out.size, layer.dtype
     if layer.op == PROD:
-        run("eltwise", "eltwise_mul", n, bottom[0].gpu_data, bottom[1].gpu_data, out, dtype=dt)
+        run("eltwise", "eltwise_mul", n, data_ro(bottom[0]), data_ro(bottom[1]), out, dtype=dt)
         for b in bottom[2:]:
-            run("eltwise", "eltwise_mul", n, out, b.gpu_data, out, dtype=dt)
+            run("eltwise", "eltwise_mul", n, out, data_ro(b), out, dtype=dt)
     elif layer.op == SUM:
         for i, (b, c) in enumerate(zip(bottom, layer.coeff)):
-            run("eltwise", "eltwise_axpy", n, scalar(c, dt), b.gpu_data, i32(i == 0), out, dtype=dt)
+            run("eltwise", "eltwise_axpy", n, scalar(c, dt), data_ro(b), i32(i == 0), out, dtype=dt)
     else:
         mask = work(layer, "mask", out.shape, np.int32)
-        run("eltwise", "eltwise_max_forward", n, bottom[0].gpu_data, bottom[1].gpu_data, i32(0), out, mask,
+        run("eltwise", "eltwise_max_forward", n, data_ro(bottom[0]), data_ro(bottom[1]), i32(0), out, mask,
             dtype=dt)
         for i in range(2, len(bottom)):
             run("eltwise", "eltwise_max_forward", n, out, bottom[i].gpu_data, i32(i), out, mask, dtype=dt)
@@ -117,7 +117,7 @@ def eltwise_forward_gpu(layer, bottom, top):
 
 def eltwise_backward_gpu(layer, top, propagate_down, bottom):
     PROD, SUM, _ = _ops(layer)
-    dy = top[0].gpu_diff
+    dy = diff_ro(top[0])
     n, dt = dy.size, layer.dtype
     for i, (b, pd) in enumerate(zip(bottom, propagate_down)):
         if not pd:
@@ -132,7 +132,7 @@ def eltwise_backward_gpu(layer, top, propagate_down, bottom):
                     run("eltwise", "eltwise_mul", n, product, o, product, dtype=dt)
                 run("eltwise", "eltwise_mul", n, product, dy, dx, dtype=dt)
             else:
-                run("eltwise", "eltwise_prod_backward", n, top[0].gpu_data, b.gpu_data, dy, dx, dtype=dt)
+                run("eltwise", "eltwise_prod_backward", n, data_ro(top[0]), data_ro(b), dy, dx, dtype=dt)
         elif layer.op == SUM:
             run("eltwise", "eltwise_axpy", n, scalar(layer.coeff[i], dt), dy, i32(1), dx, dtype=dt)
         else:
@@ -149,9 +149,9 @@ def split_backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
     diff = bottom[0].gpu_diff
-    diff[...] = top[0].gpu_diff
+    diff[...] = diff_ro(top[0])
     for t in top[1:]:
-        diff += t.gpu_diff
+        diff += diff_ro(t)
 
 
 def view_forward_gpu(layer, bottom, top):
