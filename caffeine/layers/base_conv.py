@@ -213,13 +213,14 @@ class BaseConvolution(Layer):
     def _forward_columns(self):
         return None if self.is_1x1 else self.columns
 
-    def _columns_of(self, columns, images, ones_row=False):
+    def _columns_of(self, columns, images, ones_row=False, reuse=False):
         """Grouped im2col of ``images (n, C, *S)`` through a BlockColumns (None: 1x1 kernel);
-        ``ones_row`` appends a row of ones per group (bias folded into the GEMM)."""
+        ``ones_row`` appends a row of ones per group (bias folded into the GEMM); ``reuse``
+        lets a forward's columns serve the backward (only when one block covers the batch)."""
         n, g = images.shape[0], self.group
         if columns is None:
             return images.reshape(n, g, -1, self.grid_size)
-        cols = columns.im2col(images, g, ones_row, reuse=self.block == self.num)
+        cols = columns.im2col(images, g, ones_row, reuse=reuse and self.block == self.num)
         if columns.batch_last:
             return cols
         return cols.reshape(g, -1, n, columns.grid_size).transpose(2, 0, 1, 3)

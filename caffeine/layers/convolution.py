@@ -32,7 +32,7 @@ class ConvolutionLayer(BaseConvolution):
         for b, t in zip(bottom, top):
             x, y = self._images(b), self._images(t)
             for n0, n1 in self._blocks():
-                cols = self._columns_of(columns, x[n0:n1], ones_row=fold)
+                cols = self._columns_of(columns, x[n0:n1], ones_row=fold, reuse=True)
                 self._gemm_to_outputs(columns, weights, cols, y[n0:n1], bias)
 
     def backward_cpu(self, top, propagate_down, bottom):
@@ -51,7 +51,7 @@ class ConvolutionLayer(BaseConvolution):
             for n0, n1 in self._blocks():
                 rows = self._rows(dy[n0:n1])
                 if want_w:
-                    cols = self._columns_of(columns, x[n0:n1], ones_row=fold)
+                    cols = self._columns_of(columns, x[n0:n1], ones_row=fold, reuse=True)
                     self._accumulate_weight_diff(rows, cols, with_bias=fold)
                 if dx is not None:
                     self._backward_data(dy[n0:n1], rows, dx[n0:n1])
