@@ -3,6 +3,7 @@ import filecmp
 
 import lmdb
 import numpy as np
+import pytest
 
 from caffeine.cli.main import main
 from caffeine.data import digits
@@ -75,3 +76,31 @@ def test_cli(tmp_path, capsys):
     assert "50 train and 20 test digits" in capsys.readouterr().out
     assert len(_read(tmp_path / "d" / "test_lmdb")) == 20
     assert main(["data", "digits", str(tmp_path / "d"), "-train", "-5"]) == 2
+
+
+@pytest.mark.slow
+def test_lenet_reaches_97_percent():
+    """Caffe's LeNet (trained here with torch as an independent trainer) learns the set."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    x, y = digits.generate(12800, seed=21)
+    xt, yt = digits.generate(2000, seed=22)
+    x = torch.tensor(x[:, None] / 256.0, dtype=torch.float32)     # scale: 0.00390625
+    xt = torch.tensor(xt[:, None] / 256.0, dtype=torch.float32)
+    y = torch.tensor(y, dtype=torch.int64)
+    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    for it in range(1000):                                         # lenet_solver.prototxt's rule
+        for group in opt.param_groups:
+            group["lr"] = 0.01 * (1 + 1e-4 * it) ** -0.75
+        i = (it * 64) % len(x)
+        loss = nn.functional.cross_entropy(net(x[i:i + 64]), y[i:i + 64])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        acc = (net(xt).argmax(1).numpy() == yt).mean()
+    assert acc >= 0.97, acc

@@ -85,7 +85,7 @@ def _layer(folder, params="", transform="", batch=4):
     return layer, t
 
 
-@pytest.mark.parametrize("params", ["", "context_pad: 2", 'context_pad: 3 crop_mode: "square"',
+@pytest.mark.parametrize("params", ["", "context_pad: 2 cache_images: true", 'context_pad: 3 crop_mode: "square"',
                                     'crop_mode: "square" scale: 0.5'])
 def test_matches_caffe_transcription(window_file, tmp_path, params):
     folder, img = window_file
