@@ -50,3 +50,23 @@ def gpu_update(rule, g, hist, local_rate, hp, it, tmp=None):
             _s(hp.delta, dt), _s(corrected, dt), dtype=dt)
     else:
         raise ValueError(f"unknown solver update rule {name!r}")
+
+
+def first_nonfinite(arrays):
+    """Index of the first device array holding a NaN/Inf, or None, with ONE readback.
+
+    The divergence guard's per-array ``float(array.sum())`` costs a device synchronization
+    per param; this sums every array on the device, stacks the sums and reads them back
+    once (an inf/NaN element makes its sum non-finite; a finite-but-overflowing sum is
+    re-checked exactly)."""
+    from caffeine.cuda_layers.launch import cp
+    if not arrays:
+        return None
+    xp = cp()
+    finite = xp.isfinite(xp.stack([a.sum(dtype=xp.float64) for a in arrays])).get()  # the one readback
+    if finite.all():
+        return None
+    for i in (~finite).nonzero()[0].tolist():
+        if not bool(xp.isfinite(arrays[i]).all()):
+            return int(i)
+    return None

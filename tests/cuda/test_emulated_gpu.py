@@ -88,3 +88,15 @@ def test_lenet_trains_on_the_gpu_as_on_the_cpu(kind, rule):
         for a, b in zip(gpu_w[name], cpu_w[name]):
             # Adam steps ~lr whatever the gradient size, so rounding in tiny gradients shows more
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5 if rule == "Adam" else 2e-6, err_msg=name)
+
+
+def test_first_nonfinite_reads_back_once():
+    from caffeine.cuda_layers.solver_gpu import first_nonfinite
+    with emulated_gpu() as cp:
+        arrays = [cp.ones(5, dtype=np.float32) for _ in range(4)]
+        before = FakeCupy.stats["d2h"]
+        assert first_nonfinite(arrays) is None
+        assert FakeCupy.stats["d2h"] - before == 1
+        arrays[2][3] = np.nan
+        big = cp.full(4, 3e38, dtype=np.float32)  # finite, but its float32 sum would overflow
+        assert first_nonfinite([big] + arrays) == 3
