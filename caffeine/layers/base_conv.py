@@ -161,7 +161,7 @@ class BaseConvolution(Layer):
         if self.transposed_columns is not None:
             per_image = max(per_image, self.transposed_columns.rows_k * self.transposed_columns.grid_size)
         if self.num * per_image <= WHOLE_BATCH_BUDGET:
-            self.block = self.num
+            self.block = max(1, self.num)
         else:
             self.block = max(1, min(self.num, COLUMN_BUDGET // max(1, per_image)))
 
@@ -307,7 +307,7 @@ class BaseConvolution(Layer):
         """Bias gradient: the top diff summed over the batch and every spatial position."""
         # a GEMV with a ones vector, as Caffe's bias_multiplier (twice as fast as ndarray.sum)
         n = top_diff.shape[0]
-        spatial = top_diff.size // (n * self.num_output)
+        spatial = math.prod(top_diff.shape[2:])
         ones = getattr(self, "_ones", None)
         if ones is None or ones.shape[0] != spatial or ones.dtype != top_diff.dtype:
             ones = self._ones = np.ones(spatial, top_diff.dtype)
