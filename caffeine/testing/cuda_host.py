@@ -67,14 +67,15 @@ def compile_source(source, defines=(), include_dirs=(), name="kernels"):
     flags = ["-std=c++17", "-O1", "-fPIC", "-shared", "-Wall", "-Wno-unused-function",
              "-fno-fast-math", "-ffp-contract=off"]
     flags += [f"-D{d}" for d in defines]
-    flags += [f"-I{d}" for d in (KERNEL_DIR,) + tuple(include_dirs)]
+    dirs = [KERNEL_DIR] + [d for d in include_dirs if os.path.abspath(d) != os.path.abspath(KERNEL_DIR)]
+    flags += [f"-I{d}" for d in dirs]
     digest = _sources_digest(source, flags)
     cache = os.path.join(tempfile.gettempdir(), f"caffeine_cuda_host_{os.getuid()}")
     os.makedirs(cache, exist_ok=True)
-    lib = os.path.join(cache, f"{name}_{digest}.so")
+    lib = os.path.join(cache, f"kernels_{digest}.so")  # same text and flags: one build
     if os.path.exists(lib):
         return lib
-    src = os.path.join(cache, f"{name}_{digest}.cu")
+    src = os.path.join(cache, f"{name}_{digest}.cu")  # named for the compiler's messages
     with open(src, "w", encoding="utf-8") as f:
         f.write(source)
     tmp = lib + f".{os.getpid()}.tmp"
@@ -93,8 +94,8 @@ def build(file_stem, dtype=np.float32):
     with _lock:
         module = _modules.get(key)
         if module is None:
-            with open(os.path.join(KERNEL_DIR, f"{file_stem}.cu"), encoding="utf-8") as f:
-                source = f.read()
+            from caffeine.backend import kernel_source
+            source = kernel_source(file_stem)  # the text get_kernel hands to CuPy (headers inlined)
             defines = ("CAFFEINE_DOUBLE",) if dtype == np.float64 else ()
             module = _modules[key] = HostModule(compile_source(source, defines, name=file_stem))
     return module
