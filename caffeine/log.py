@@ -32,5 +32,5 @@ def setup_logging(quiet=False, stream=None):
     handler.setFormatter(GlogFormatter())
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    logger.propagate = False
+    logger.propagate = True  # lets pytest caplog see records; root has no handler in the CLI
     return logger

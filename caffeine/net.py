@@ -365,6 +365,14 @@ class Net(NetWeightsMixin):
         outs = set(self.inputs if end is None else self.bottom_ids[end_i]) | set(diffs or [])
         return {name: self.blobs[name].diff for name in self.blobs if name in outs}
 
+    def set_input_arrays(self, data, labels):
+        """pycaffe: feed a MemoryData first layer from numpy arrays."""
+        layer = self.layers[0] if self.layers else None
+        if layer is None or layer.type != "MemoryData":
+            raise ConfigError("set_input_arrays needs a MemoryData layer as the first layer",
+                              expected="MemoryData", found=layer.type if layer else None)
+        return layer.set_input_arrays(data, labels)
+
     def reshape(self):
         for i, layer in enumerate(self.layers):
             layer.reshape(self.bottom_vecs[i], self.top_vecs[i])

@@ -22,7 +22,7 @@ def run_cli(*args, cwd=None, timeout=600, env=None, check=False):
 
 def last_value(text, name):
     """The last `name = value` in a Caffe-style log."""
-    found = re.findall(rf"\] {re.escape(name)} = ([-+0-9.eE]+)", text)
+    found = re.findall(rf"\]\s+{re.escape(name)} = ([-+0-9.eE]+)", text)
     return float(found[-1]) if found else None
 
 
