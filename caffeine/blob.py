@@ -170,6 +170,15 @@ class Blob:
         return self._view(self._diff.host(write=False))
 
     @property
+    def gpu_data_readonly(self):
+        """Device data for reading only: does not mark the device copy as the newest."""
+        return self._view(self._data.device(write=False))
+
+    @property
+    def gpu_diff_readonly(self):
+        return self._view(self._diff.device(write=False))
+
+    @property
     def gpu_data(self):
         return self._view(self._data.device(write=True))
 

@@ -197,8 +197,13 @@ class Solver(ScaffoldingMixin, TestNetsMixin):
                 self._backup.save(datas + hist)
             for i in range(n):
                 local_rate = F32(rate) * F32(self.net.params_lr[i])
-                self.rule.compute(diffs[i], hist[i::n], local_rate, self.hp, self.iter,
-                                  self._scratch_for(i, diffs[i]))
+                if gpu:  # one fused kernel per rule (layers_cuda/solver_updates.cu)
+                    from caffeine.cuda_layers.solver_gpu import gpu_update
+                    gpu_update(self.rule, diffs[i], hist[i::n], local_rate, self.hp, self.iter,
+                               self._scratch_for(i, diffs[i]))
+                else:
+                    self.rule.compute(diffs[i], hist[i::n], local_rate, self.hp, self.iter,
+                                      self._scratch_for(i, diffs[i]))
             if self.net.debug_info:
                 self._update_debug_info(params)
             for i in range(n):
