@@ -10,6 +10,7 @@ copies; ``host_data_readonly`` avoids that for pure reads.
 import numpy as np
 
 from caffeine import backend
+from caffeine.proto import wire
 from caffeine.errors import ShapeError
 
 HOST, DEVICE, SYNCED = "host", "device", "synced"
@@ -235,11 +236,11 @@ class Blob:
         proto = proto if proto is not None else caffe_pb2.BlobProto()
         double = self.dtype == np.float64
         dtype = np.float64 if double else np.float32
-        parts = [_length_delimited(7, _length_delimited(1, b"".join(_varint(d) for d in self._shape)))]
-        parts.append(_length_delimited(8 if double else 5,
+        parts = [wire.length_delimited(7, wire.length_delimited(1, b"".join(wire.varint(d) for d in self._shape)))]
+        parts.append(wire.length_delimited(8 if double else 5,
                                        np.ascontiguousarray(self.host_data_readonly, dtype=dtype).tobytes()))
         if write_diff:
-            parts.append(_length_delimited(9 if double else 6,
+            parts.append(wire.length_delimited(9 if double else 6,
                                            np.ascontiguousarray(self.host_diff_readonly, dtype=dtype).tobytes()))
         proto.Clear()
         proto.ParseFromString(b"".join(parts))
@@ -262,24 +263,6 @@ class Blob:
 
     def __repr__(self):
         return f"Blob({self.name!r}, shape={self._shape}, dtype={self.dtype})"
-
-
-def _varint(value):
-    value = int(value)
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
-
-
-def _length_delimited(field, payload):
-    """Protobuf wire format of a length-delimited (packed or message) field."""
-    return _varint((field << 3) | 2) + _varint(len(payload)) + payload
 
 
 def blobproto_shape(proto):

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from caffeine.proto import wire
+
 # ---- CRC-32C (Castagnoli), reflected polynomial 0x82F63B78 ---------------------------------------
 _CRC_TABLE = []
 for _n in range(256):
@@ -43,43 +45,22 @@ def masked_crc32c(data):
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-# ---- protobuf wire format, just what Event/Summary need ----------------------------------------
-def _varint(value):
-    value &= (1 << 64) - 1          # int64 two's complement, as protobuf encodes negatives
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
-
-
-def _key(field, wire_type):
-    return _varint((field << 3) | wire_type)
-
-
-def _length_delimited(field, payload):
-    return _key(field, 2) + _varint(len(payload)) + payload
-
-
+# ---- Event/Summary records in protobuf's wire format (caffeine.proto.wire) -------------------
 def encode_scalar_value(tag, value):
     """Summary.Value{tag, simple_value}."""
-    return _length_delimited(1, tag.encode("utf-8")) + _key(2, 5) + struct.pack("<f", float(value))
+    return wire.length_delimited(1, tag.encode("utf-8")) + wire.key(2, 5) + struct.pack("<f", float(value))
 
 
 def encode_event(wall_time, step=0, file_version=None, scalars=None):
     """Event{wall_time, step, file_version | summary{value*}}."""
-    out = _key(1, 1) + struct.pack("<d", float(wall_time))
+    out = wire.key(1, 1) + struct.pack("<d", float(wall_time))
     if step:
-        out += _key(2, 0) + _varint(int(step))
+        out += wire.key(2, 0) + wire.varint(int(step))
     if file_version is not None:
-        out += _length_delimited(3, file_version.encode("utf-8"))
+        out += wire.length_delimited(3, file_version.encode("utf-8"))
     if scalars:
-        summary = b"".join(_length_delimited(1, encode_scalar_value(t, v)) for t, v in scalars)
-        out += _length_delimited(5, summary)
+        summary = b"".join(wire.length_delimited(1, encode_scalar_value(t, v)) for t, v in scalars)
+        out += wire.length_delimited(5, summary)
     return out
 
 

@@ -237,3 +237,31 @@ class LossLayer(Layer):
         if not lp.HasField("normalization") and lp.HasField("normalize"):
             return N.VALID if lp.normalize else N.BATCH_SIZE
         return lp.normalization
+
+
+class ViewLayer(Layer):
+    """A top that is a reshaped view of the bottom: data and diff shared, no copy
+    (Caffe's Flatten and Reshape, which call ShareData/ShareDiff in Reshape)."""
+
+    exact_num_bottom = 1
+    exact_num_top = 1
+    has_gpu_kernel = True  # nothing to compute; the GPU glue keeps the views on the device
+
+    def share_as(self, bottom, top, shape):
+        top[0].reshape(shape)
+        top[0].share_data(bottom[0])
+        top[0].share_diff(bottom[0])
+
+    def forward_cpu(self, bottom, top):
+        pass
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        pass
+
+    def forward_gpu(self, bottom, top):
+        from caffeine.cuda_layers import structure_gpu
+        structure_gpu.view_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        from caffeine.cuda_layers import structure_gpu
+        structure_gpu.view_backward_gpu(self, top, propagate_down, bottom)

@@ -3,15 +3,13 @@
 The top is a view: it shares data and diff with the bottom (ShareData/ShareDiff),
 so forward and backward move nothing.
 """
-from caffeine.cuda_layers import structure_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import canonical_axis
-from caffeine.layers.base import Layer
+from caffeine.layers.base import ViewLayer
 
 
 @register_layer("Flatten")
-class FlattenLayer(Layer):
-    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+class FlattenLayer(ViewLayer):
 
     exact_num_bottom = 1
     exact_num_top = 1
@@ -25,18 +23,4 @@ class FlattenLayer(Layer):
             raise self.error("end_axis comes before axis", field="end_axis",
                              expected=f">= {start}", found=end)
         shape = list(b.shape[:start]) + [b.count(start, end + 1)] + list(b.shape[end + 1:])
-        top[0].reshape(shape)
-        top[0].share_data(b)
-        top[0].share_diff(b)
-
-    def forward_cpu(self, bottom, top):
-        pass
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        pass
-
-    def forward_gpu(self, bottom, top):
-        structure_gpu.view_forward_gpu(self, bottom, top)
-
-    def backward_gpu(self, top, propagate_down, bottom):
-        structure_gpu.view_backward_gpu(self, top, propagate_down, bottom)
+        self.share_as(bottom, top, shape)

@@ -5,15 +5,13 @@ inferred from the count (at most one); ``axis``/``num_axes`` choose the range of
 bottom axes replaced (axis may be negative: -1 means "after the last axis").  The
 top shares data and diff with the bottom, so forward and backward move nothing.
 """
-from caffeine.cuda_layers import structure_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
-from caffeine.layers.base import Layer
+from caffeine.layers.base import ViewLayer
 
 
 @register_layer("Reshape")
-class ReshapeLayer(Layer):
-    has_gpu_kernel = True  # kernels in layers_cuda/, glue in caffeine/cuda_layers/
+class ReshapeLayer(ViewLayer):
 
     exact_num_bottom = 1
     exact_num_top = 1
@@ -74,18 +72,4 @@ class ReshapeLayer(Layer):
             raise self.error(f"output count must match input count: shape {tuple(shape)} has {count} "
                              f"elements, bottom {b.shape} has {b.count()}", cls=ShapeError, field="shape",
                              expected=b.count(), found=count)
-        top[0].reshape(shape)
-        top[0].share_data(b)
-        top[0].share_diff(b)
-
-    def forward_cpu(self, bottom, top):
-        pass
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        pass
-
-    def forward_gpu(self, bottom, top):
-        structure_gpu.view_forward_gpu(self, bottom, top)
-
-    def backward_gpu(self, top, propagate_down, bottom):
-        structure_gpu.view_backward_gpu(self, top, propagate_down, bottom)
+        self.share_as(bottom, top, shape)
