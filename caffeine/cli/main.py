@@ -67,7 +67,13 @@ def _reject_unknown_flags(parser, argv):
     """Name an unknown flag (with the closest known one) before argparse complains about
     missing required flags, which would hide the typo."""
     import difflib
-    known = {opt for action in parser._actions for opt in action.option_strings}
+    known, pending = set(), [parser]
+    while pending:  # the verb's flags and those of its sub-commands (e.g. `zoo download --from`)
+        p = pending.pop()
+        for action in p._actions:
+            known.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
     for arg in argv:
         if arg == "--":
             break
