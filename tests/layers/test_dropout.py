@@ -94,14 +94,6 @@ def test_scale_train_false_scales_at_test():
     np.testing.assert_allclose(bottom[0].diff, 1.5)
 
 
-def test_scale_train_field_read_when_the_proto_has_it():
-    if "scale_train" not in caffe_pb2.DropoutParameter.DESCRIPTOR.fields_by_name:
-        pytest.skip("caffe.proto has no DropoutParameter.scale_train (BVLC 1.0)")
-    layer = make_layer('type: "Dropout" dropout_param { scale_train: false }')
-    layer.layer_setup(blobs_from(np.ones(3)), empty_tops(1))
-    assert layer.scale_train is False
-
-
 @pytest.mark.parametrize("phase", [caffe_pb2.TRAIN, caffe_pb2.TEST])
 @pytest.mark.parametrize("inplace", [False, True])
 def test_gradient(phase, inplace):
