@@ -92,9 +92,32 @@ class NetWeightsMixin:
         for name in fresh:
             log.warning("Layer %s was NOT initialized from %s: it keeps its filler values (new layer)",
                         name, source or "the weights")
+        self._log_finetune_table(copied_set, ignored, fresh, source)
         report = {"copied": copied, "ignored": ignored, "new": fresh}
         self.last_copy_report = report
         return report
+
+    def _log_finetune_table(self, copied, ignored, fresh, source):
+        """One table of every learnable layer and what happened to it (Caffe printed none)."""
+        by_name = dict(zip(self.layer_names, self.layers))
+        rows = []
+        for name, layer in by_name.items():
+            if not layer.blobs:
+                continue
+            shapes = " ".join("x".join(map(str, b.shape)) for b in layer.blobs)
+            lr = [self.params_lr[i] for i, p in enumerate(self.learnable_params) if any(p is b for b in layer.blobs)]
+            frozen = " (frozen: lr_mult 0)" if lr and not any(lr) else ""
+            status = "copied" if name in copied else "NEW: filler init (not in weights)"
+            rows.append((name, layer.type, shapes, status + frozen))
+        rows += [(name, "-", "-", "ignored: in weights, not in this net") for name in ignored]
+        if not rows:
+            return
+        widths = [max(len(r[i]) for r in rows + [("layer", "type", "params", "status")]) for i in range(4)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        log.info("Weights from %s, layer by layer:", source or "the given NetParameter")
+        log.info(fmt.format("layer", "type", "params", "status"))
+        for row in rows:
+            log.info(fmt.format(*row))
 
     def copy_trained_layers_from_hdf5(self, path):
         try:

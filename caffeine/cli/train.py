@@ -2,6 +2,7 @@
 import logging
 
 from caffeine.cli.common import add_gpu_flag, select_mode
+from caffeine.data.progress import progress
 from caffeine.errors import UsageError
 
 log = logging.getLogger("caffeine")
@@ -55,7 +56,14 @@ def run(args):
         from caffeine.tensorboard import attach_tensorboard
         attach_tensorboard(solver, args.tensorboard)
     handler = SignalHandler(args.sigint_effect, args.sighup_effect)
-    with handler:
+    bar = progress(total=solver_param.max_iter, desc="train", unit="iter")  # a no-op unless stderr is a TTY
+
+    def advance():
+        bar.update(1)
+        bar.set_postfix_str(f"loss {getattr(solver, 'smoothed_loss', 0.0):.4g}")
+
+    solver.add_callback(lambda: None, advance)
+    with handler, bar:
         solver.set_action_function(handler.get_requested_action)
         if args.weights:
             solver.copy_weights(args.weights)

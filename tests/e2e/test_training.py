@@ -97,6 +97,10 @@ def test_finetune_real_lenet_to_renamed_five_class_head(digits, tmp_path, shared
         assert f"Copying source layer {layer}" in log
     assert "Ignoring source layer ip2" in log
     assert re.search(r"ip2_digits5 was NOT initialized", log)
+    # the fine-tuning table: every learnable layer and what happened to it
+    assert re.search(r"\] conv1 +Convolution +20x1x5x5 20 +copied", log)
+    assert re.search(r"\] ip2_digits5 +InnerProduct +5x500 5 +NEW: filler init", log)
+    assert re.search(r"\] ip2 +- +- +ignored: in weights, not in this net", log)
     accuracy = last_value(log, "Test net output #0: accuracy")
     assert accuracy is not None and accuracy >= 0.97, log[-2000:]
 
