@@ -21,10 +21,6 @@ Three layouts, picked per geometry:
   fast.  Padding holds -FLT_MAX (MAX) or 0 (AVE), which give Caffe's values for its clipped
   windows.
 """
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 FLT_MAX = float(np.finfo(np.float32).max)   # Caffe's initial MAX value is -FLT_MAX
@@ -241,34 +237,6 @@ class PhaseGrid:
         return flat[:m * self.rows * self.cols].reshape(m, self.rows, self.cols)[:, :g.out_h, :g.out_w]
 
 
-# ---- two halves of a batch on two cores ---------------------------------------------------
-# numpy ufuncs release the GIL, so a second thread pools half the batch while the main
-# thread pools the other half: the work is split, never reordered, so results are identical.
-PARALLEL_MIN_ELEMENTS = 1 << 21  # smaller bottoms: thread hand-off costs more than it saves
-_pool_lock = threading.Lock()
-_worker = None
-
-
-def parallel_threads():
-    """2 when the process may use two cores and no 1-thread limit is set (OMP/OPENBLAS_NUM_THREADS)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        if os.environ.get(var, "").strip() == "1":
-            return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return 2 if cores >= 2 else 1
-
-
-def _second_thread():
-    global _worker
-    with _pool_lock:
-        if _worker is None:
-            _worker = ThreadPoolExecutor(1, thread_name_prefix="caffeine-pool")
-        return _worker
-
-
 class Pooler:
     """One pooling (geometry, method, phase) and the state its backward needs.
 
@@ -291,8 +259,6 @@ class Pooler:
             self.layout = "views" if geom.tiles else "grid"
         self._grid = None
         self._state = {}
-        self._halves = None  # two Poolers for the two halves of a large batch (see _split)
-        self.splits = True   # False for those halves themselves: they never split again
 
     def _phase_grid(self, x):
         total = x.shape[0] * x.shape[1]
@@ -310,26 +276,8 @@ class Pooler:
         return buf
 
     # ---- forward ---------------------------------------------------------------------
-    def _split(self, x):
-        """The two half-batch Poolers when this batch is worth pooling on two threads, else None."""
-        if (not self.splits or self.method == STOCHASTIC or self.layout == "global" or x.shape[0] < 2
-                or x.size < PARALLEL_MIN_ELEMENTS or parallel_threads() < 2):
-            return None
-        if self._halves is None:
-            self._halves = (Pooler(self.geom, self.method, self.train), Pooler(self.geom, self.method, self.train))
-            for half in self._halves:
-                half.splits = False
-        return self._halves
-
     def forward(self, x, out, rng=None):
         g = self.geom
-        halves = self._split(x)
-        if halves is not None:
-            h = x.shape[0] // 2
-            job = _second_thread().submit(halves[0].forward, x[:h], out[:h])
-            halves[1].forward(x[h:], out[h:])
-            job.result()
-            return out
         if self.method == STOCHASTIC:
             return self._stochastic_train(x, out, rng) if self.train else self._stochastic_test(x, out)
         if self.layout == "global":
@@ -410,13 +358,6 @@ class Pooler:
     def backward(self, x, dy, dx, accumulate=False):
         """dx = d(loss)/d(bottom), or dx += ... when ``accumulate`` (SPP sums its levels)."""
         g = self.geom
-        halves = self._split(x)
-        if halves is not None:
-            h = x.shape[0] // 2
-            job = _second_thread().submit(halves[0].backward, x[:h], dy[:h], dx[:h], accumulate)
-            halves[1].backward(x[h:], dy[h:], dx[h:], accumulate)
-            job.result()
-            return
         if self.layout == "global":
             return self._global_backward(x, dy, dx, accumulate)
         if self.layout == "grid":
