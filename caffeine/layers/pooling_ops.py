@@ -163,7 +163,7 @@ class PhaseGrid:
 
     The batch is processed a chunk of planes at a time so that the phase planes and the
     grid stay in cache: the taps then cost no memory traffic, and each bottom, top and diff
-    element crosses the memory bus about once.  (A cache-blocking loop over chunks of ~256 KB
+    element crosses the memory bus about once.  (A cache-blocking loop over chunks of ~1 MiB
     of batch*channel planes, not a per-sample loop.)
     """
 
