@@ -168,9 +168,14 @@ class PhaseGrid:
     """
 
     CHUNK_BYTES = 1 << 20  # measured best on 2 MiB-L2 cores (256 KiB: 25% slower)
+    KEEP_BYTES = 1 << 28   # keep every chunk's phase planes for backward up to this many bytes
 
-    def __init__(self, geom, dtype, fill, total_planes):
+    def __init__(self, geom, dtype, fill, total_planes, keep=False):
         g = self.geom = geom
+        self.fill = fill
+        # keep: one set of phase planes per chunk, so MAX backward reuses the forward's
+        # (Caffe's backward likewise reads what its forward recorded, the mask)
+        self._kept = {}
         self.total = total_planes
         sh, sw = g.stride_h, g.stride_w
         self.rows = g.out_h + (g.kernel_h - 1) // sh     # grid rows per plane (incl. spare)
@@ -183,6 +188,8 @@ class PhaseGrid:
         self.grid_size = self.planes * plane
         slack = ((g.kernel_h - 1) // sh) * self.cols + (g.kernel_w - 1) // sw + 1
         self.buf = np.full((len(self.phases), self.grid_size + slack), fill, dtype=dtype)
+        chunks = -(-total_planes // self.planes)
+        self.keep = keep and chunks * self.buf.nbytes <= self.KEEP_BYTES
         self.dbuf = None
         rows = axis_offsets(g.height, self.rows, ph, sh, g.pad_h)
         cols = axis_offsets(g.width, self.cols, pw, sw, g.pad_w)
@@ -206,11 +213,20 @@ class PhaseGrid:
     def _phase3(self, buf, n, m):
         return buf[n, :m * self.rows * self.cols].reshape(m, self.rows, self.cols)
 
-    def load(self, x3):
-        """Copy planes (m, H, W) into the padded phase planes (the padding keeps its fill)."""
+    def chunk_buffer(self, p0):
+        """The phase planes of the chunk starting at plane p0 (one shared buffer unless keep)."""
+        if not self.keep or p0 == 0:
+            return self.buf
+        buf = self._kept.get(p0)
+        if buf is None:
+            buf = self._kept[p0] = np.full_like(self.buf, self.fill)
+        return buf
+
+    def load(self, x3, buf):
+        """Copy planes (m, H, W) into the padded phase planes buf (the padding keeps its fill)."""
         m = x3.shape[0]
         for n, (gr, gc), (ir, ic) in self.copies:
-            self._phase3(self.buf, n, m)[:, gr, gc] = x3[:, ir, ic]
+            self._phase3(buf, n, m)[:, gr, gc] = x3[:, ir, ic]
 
     def zero_dbuf(self):
         if self.dbuf is None:
@@ -265,7 +281,7 @@ class Pooler:
         g = self._grid
         if g is None or g.buf.dtype != x.dtype or g.total != total:
             fill = -FLT_MAX if self.method == MAX else 0.0
-            g = self._grid = PhaseGrid(self.geom, x.dtype, fill, total)
+            g = self._grid = PhaseGrid(self.geom, x.dtype, fill, total, keep=self.method == MAX)
             self._state.clear()
         return g
 
@@ -463,17 +479,16 @@ class Pooler:
     def _grid_forward(self, x, out):
         pg = self._phase_grid(x)
         x3, out3 = self._planes3(x), self._planes3(out)
-        acc = self._work("acc", (pg.grid_size,), x.dtype)
-        if self.method == MAX:
-            best3 = self._planes3(self._work("max", out.shape, out.dtype))
-        else:
-            pool_size = self.geom.pool_size(out.dtype)
+        # MAX: backward reuses each chunk's phase planes and window maxima (``("acc", p0)``)
+        pool_size = self.geom.pool_size(out.dtype) if self.method != MAX else None
         for p0, p1 in pg.chunks(x3.shape[0]):
             m = p1 - p0
-            pg.load(x3[p0:p1])
+            buf = pg.chunk_buffer(p0)
+            pg.load(x3[p0:p1], buf)
+            acc = self._work(("acc", p0) if self.method == MAX else "acc", (pg.grid_size,), x.dtype)
             a_ = acc[:m * pg.rows * pg.cols]
             for n_tap, (a, start) in enumerate(pg.taps):
-                v = pg.buf[a, start:start + a_.size]
+                v = buf[a, start:start + a_.size]
                 if n_tap == 0:  # Caffe's MAX windows start at -FLT_MAX, AVE sums at 0
                     if self.method == MAX:
                         np.fmax(v, -FLT_MAX, out=a_)
@@ -485,7 +500,6 @@ class Pooler:
                     np.add(a_, v, out=a_)
             if self.method == MAX:
                 np.copyto(out3[p0:p1], pg.outputs(acc, m))
-                np.copyto(best3[p0:p1], out3[p0:p1])
             else:
                 np.divide(pg.outputs(acc, m), pool_size, out=out3[p0:p1])
         return out
@@ -496,8 +510,6 @@ class Pooler:
         # spare grid cells of ``grad`` stay 0: only outputs() is ever written
         grad = self._work("grad", (pg.grid_size,), dy.dtype, zero=True)
         if self.method == MAX:
-            best3 = self._planes3(self._state["max"])
-            best = self._work("best", (pg.grid_size,), dy.dtype)
             eq = self._work("eq", (pg.grid_size,), np.dtype(bool))
             part = self._work("part", (pg.grid_size,), dy.dtype)
         else:
@@ -507,14 +519,16 @@ class Pooler:
             size = m * pg.rows * pg.cols
             dbuf = pg.zero_dbuf()
             if self.method == MAX:
-                pg.load(x3[p0:p1])
+                buf = pg.chunk_buffer(p0)  # the forward's phase planes and window maxima
+                if not pg.keep:
+                    pg.load(x3[p0:p1], buf)
                 np.copyto(pg.outputs(grad, m), dy3[p0:p1])
-                np.copyto(pg.outputs(best, m), best3[p0:p1])
+                best = self._state[("acc", p0)]
                 g_, b_, e_, f_ = grad[:size], best[:size], eq[:size], part[:size]
                 for n_tap, (a, start) in enumerate(pg.taps):
                     # the diff goes to the first input equal to the max, then is used up
                     # (plain multiplies: numpy's where= loops are slow on scattered masks)
-                    np.equal(pg.buf[a, start:start + size], b_, out=e_)
+                    np.equal(buf[a, start:start + size], b_, out=e_)
                     np.copyto(f_, e_)
                     np.multiply(g_, f_, out=f_)
                     d = dbuf[a, start:start + size]
