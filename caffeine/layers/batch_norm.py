@@ -79,33 +79,38 @@ class BatchNormLayer(Layer):
             var = self.blobs[1].data * factor
             xc = x - mean[None, :, None]
         else:
-            mean = x.mean(axis=(0, 2))
+            # reductions over N and spatial: sum the contiguous last axis first (fast), then N
+            m = x.shape[0] * x.shape[2]
+            mean = (x.sum(axis=2).sum(axis=0) / m).astype(x.dtype, copy=False)
             xc = x - mean[None, :, None]
-            var = np.mean(xc * xc, axis=(0, 2))
+            var = np.einsum("ncs,ncs->nc", xc, xc).sum(axis=0) / m
             f = self.moving_average_fraction
-            m = x.size // self.channels
             correction = m / (m - 1) if m > 1 else 1.0
             self.blobs[2].data[...] = self.blobs[2].data * f + 1
             self.blobs[0].data[...] = self.blobs[0].data * f + mean
             self.blobs[1].data[...] = self.blobs[1].data * f + correction * var
         self.std = np.sqrt(var + self.eps).astype(x.dtype, copy=False)
-        y = xc / self.std[None, :, None]
-        self.x_norm = y
-        self._view(top[0].data)[...] = y
+        xc *= (1 / self.std)[None, :, None]   # xc is a fresh array: normalize it in place
+        self.x_norm = xc                      # kept apart from top: an in-place ReLU may follow
+        self._view(top[0].data)[...] = xc
 
     def backward_cpu(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
         dy = self._view(top[0].diff)
-        std = self.std[None, :, None]
+        inv_std = (1 / self.std)[None, :, None]
         if self.use_global_stats:
-            dx = dy / std
+            dx = dy * inv_std
         else:
             # dE/dX = (dE/dY - mean(dE/dY) - mean(dE/dY * Y) * Y) / sqrt(var + eps)
             y = self.x_norm
-            mean_dy = dy.mean(axis=(0, 2), keepdims=True)
-            mean_dy_y = np.mean(dy * y, axis=(0, 2), keepdims=True)
-            dx = (dy - mean_dy - mean_dy_y * y) / std
+            m = dy.shape[0] * dy.shape[2]
+            mean_dy = dy.sum(axis=2).sum(axis=0) / m
+            mean_dy_y = np.einsum("ncs,ncs->nc", dy, y).sum(axis=0) / m
+            dx = y * mean_dy_y.astype(dy.dtype, copy=False)[None, :, None]
+            dx += mean_dy.astype(dy.dtype, copy=False)[None, :, None]
+            np.subtract(dy, dx, out=dx)
+            dx *= inv_std
         self._view(bottom[0].diff)[...] = dx
 
     def forward_gpu(self, bottom, top):
