@@ -27,7 +27,7 @@ def parse_gpus(spec):
     try:
         return [int(s) for s in spec.split(",") if s.strip()]
     except ValueError:
-        raise UsageError(f"--gpu takes device ids like 0 or 0,1 or 'all'", field="--gpu",
+        raise UsageError("--gpu takes device ids like 0 or 0,1 or 'all'", field="--gpu",
                          expected="0 | 0,1 | all", found=spec) from None
 
 

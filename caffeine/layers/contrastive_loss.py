@@ -71,7 +71,6 @@ class ContrastiveLossLayer(LossLayer):
     def backward_cpu(self, top, propagate_down, bottom):
         if propagate_down[2]:
             raise label_backprop_error(self, "similarity")
-        num = bottom[0].num
         if self.legacy:
             mdist = self.margin - self.dist_sq
             factor = -1.0

@@ -1,6 +1,5 @@
 """Bad input: one clear message naming file/line/layer, exit status 2, no traceback,
 and nothing already on disk is lost (issue 3)."""
-import pytest
 
 from tests.e2e.cli import REPO, run_cli
 
