@@ -1,5 +1,6 @@
 """Shared pytest fixtures for caffeine's tests."""
 
+import logging
 import sys
 from pathlib import Path
 
@@ -20,3 +21,15 @@ def shared():
     CAFFEINE_REQUIRE_SHARED=1.
     """
     return shared_path
+
+
+@pytest.fixture
+def caffeine_log(caplog):
+    """caplog that also sees the 'caffeine' logger after the CLI turned its propagation off."""
+    logger = logging.getLogger("caffeine")
+    level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)

@@ -1,5 +1,4 @@
 """LMDB read/write: interop with plain lmdb, map growth, backend detection, errors."""
-import logging
 import os
 import subprocess
 import sys
@@ -12,18 +11,6 @@ from caffeine.data.db import (LMDBReader, LMDBWriter, detect_backend, open_db, o
                               write_datums)
 from caffeine.errors import DataError
 from caffeine.proto import caffe_pb2
-
-
-@pytest.fixture
-def caffeine_log(caplog):
-    """caplog that also sees the 'caffeine' logger after the CLI turned its propagation off."""
-    logger = logging.getLogger("caffeine")
-    level = logger.level
-    logger.addHandler(caplog.handler)
-    logger.setLevel(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)
-    logger.setLevel(level)
 
 
 def _datum(i, size=64):

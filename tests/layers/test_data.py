@@ -1,5 +1,4 @@
 """Data layer: LMDB of Datums -> transformed batches, prefetched and deterministic."""
-import logging
 
 import cv2
 import numpy as np
@@ -12,18 +11,6 @@ from caffeine.proto import caffe_pb2
 from caffeine.testing.layer_helpers import empty_tops, make_layer
 
 N = 10
-
-
-@pytest.fixture
-def caffeine_log(caplog):
-    """caplog that also sees the 'caffeine' logger after the CLI turned its propagation off."""
-    logger = logging.getLogger("caffeine")
-    level = logger.level
-    logger.addHandler(caplog.handler)
-    logger.setLevel(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)
-    logger.setLevel(level)
 
 
 @pytest.fixture
