@@ -77,3 +77,46 @@ def test_trained_lenet_snapshot_loads_in_opencv(tmp_path):
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
     reloaded = caffeine.Net(str(deploy), str(weights), caffeine.TEST)
     np.testing.assert_array_equal(reloaded.forward(data=x)["prob"], ours)
+
+
+MIXED = '''
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 4 dim: 9 dim: 9 } } }
+layer { name: "up" type: "Deconvolution" bottom: "data" top: "up"
+  convolution_param { num_output: 6 kernel_size: 4 stride: 2 pad: 1 weight_filler { type: "gaussian" std: 0.3 }
+                      bias_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "bn" type: "BatchNorm" bottom: "up" top: "up" }
+layer { name: "sc" type: "Scale" bottom: "up" top: "up"
+  scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 1.5 } bias_filler { type: "gaussian" std: 0.2 } } }
+layer { name: "prelu" type: "PReLU" bottom: "up" top: "up" prelu_param { filler { type: "uniform" min: 0.1 max: 0.3 } } }
+layer { name: "crop_ref" type: "Convolution" bottom: "data" top: "ref"
+  convolution_param { num_output: 2 kernel_size: 1 weight_filler { type: "xavier" } } }
+layer { name: "crop" type: "Crop" bottom: "up" bottom: "ref" top: "crop" crop_param { axis: 2 offset: 3 } }
+layer { name: "slice" type: "Slice" bottom: "crop" top: "s1" top: "s2" slice_param { axis: 1 slice_point: 2 } }
+layer { name: "elu" type: "ELU" bottom: "s1" top: "e" elu_param { alpha: 0.7 } }
+layer { name: "pow" type: "Power" bottom: "s2" top: "p" power_param { power: 2 scale: 0.5 shift: 1 } }
+layer { name: "cat" type: "Concat" bottom: "e" bottom: "p" top: "cat" }
+layer { name: "mvn" type: "MVN" bottom: "cat" top: "mvn" }
+layer { name: "lrn" type: "LRN" bottom: "mvn" top: "lrn"
+  lrn_param { norm_region: WITHIN_CHANNEL local_size: 3 alpha: 0.2 beta: 0.75 } }
+layer { name: "flat" type: "Reshape" bottom: "lrn" top: "flat" reshape_param { shape { dim: 0 dim: -1 } } }
+'''
+
+
+def test_mixed_net_of_opencv_importable_types_agrees(tmp_path):
+    """Deconvolution, BatchNorm+Scale, PReLU, Crop, Slice, ELU, Power, Concat, MVN,
+    LRN WITHIN_CHANNEL and Reshape in one random net, saved by caffeine, run by OpenCV."""
+    backend.set_random_seed(23)
+    proto = tmp_path / "mixed.prototxt"
+    proto.write_text('name: "mixed"\n' + MIXED)
+    net = caffeine.Net(str(proto), caffeine.TEST)
+    rng = np.random.default_rng(4)
+    mean, var, factor = net.params["bn"]
+    mean.data[...] = rng.standard_normal(mean.shape) * 0.2 * 3.0
+    var.data[...] = rng.uniform(0.5, 2.0, var.shape) * 3.0
+    factor.data[...] = 3.0  # stored sums are divided by this moving-average factor
+    weights = tmp_path / "mixed.caffemodel"
+    net.save(str(weights))
+    x = rng.standard_normal(net.blobs["data"].shape).astype(np.float32)
+    ours = net.forward(data=x)["flat"].copy()
+    theirs = opencv_forward(proto, weights, x, "flat").reshape(ours.shape)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5 * np.abs(theirs).max())
