@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import (check_neuron_gradient, check_propagate_down_false_leaves_bottom_diff,
+                           forward_backward, torch_input_grad)
 
 RNG = np.random.default_rng(13)
 TEXT = 'type: "AbsVal"'
@@ -18,13 +19,11 @@ def test_forward_matches_torch():
 
 
 def test_gradient():
-    check_gradient(make_layer(TEXT), blobs_from(RNG.standard_normal((2, 3, 4))), empty_tops(1),
-                   kink=0.0, kink_range=0.01)
+    check_neuron_gradient(TEXT, RNG.standard_normal((2, 3, 4)), inplace=False, kink=0.0, kink_range=0.01)
 
 
 def test_in_place_gradient():
-    b = blob_from(RNG.standard_normal((2, 3, 4)))
-    check_gradient(make_layer(TEXT), [b], [b], kink=0.0, kink_range=0.01)
+    check_neuron_gradient(TEXT, RNG.standard_normal((2, 3, 4)), inplace=True, kink=0.0, kink_range=0.01)
 
 
 @pytest.mark.parametrize("inplace", [False, True])
@@ -32,22 +31,10 @@ def test_backward_matches_torch_autograd_and_sign_at_zero(inplace):
     x = RNG.standard_normal((3, 4))
     x[0, 0] = 0.0  # Caffe's sign(0) = 0, as torch's abs gradient
     dy = RNG.standard_normal(x.shape)
-    layer = make_layer(TEXT)
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    t.diff[...] = dy
-    layer.backward([t], [True], [b])
-    xt = torch.from_numpy(x).requires_grad_()
-    torch.abs(xt).backward(torch.from_numpy(dy))
-    np.testing.assert_array_equal(b.diff, xt.grad.numpy())
-    assert b.diff[0, 0] == 0.0
+    _, dx = forward_backward(TEXT, x, dy, inplace)
+    np.testing.assert_array_equal(dx, torch_input_grad(torch.abs, x, dy))
+    assert dx[0, 0] == 0.0
 
 
 def test_propagate_down_false_leaves_bottom_diff():
-    layer, bottom, top = run_layer(TEXT, [RNG.standard_normal((3, 3))])
-    bottom[0].diff[...] = 7.0
-    top[0].diff[...] = 1.0
-    layer.backward(top, [False], bottom)
-    assert np.all(bottom[0].diff == 7.0)
+    check_propagate_down_false_leaves_bottom_diff(TEXT, RNG.standard_normal((3, 3)))

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import check_neuron_gradient, forward_backward, torch_input_grad
 
 RNG = np.random.default_rng(14)
 TEXT = 'type: "BNLL"'
@@ -36,25 +36,16 @@ def test_gradient_is_finite_for_large_inputs():
 
 
 def test_gradient():
-    check_gradient(make_layer(TEXT), blobs_from(RNG.standard_normal((2, 3, 2, 2)) * 3), empty_tops(1))
+    check_neuron_gradient(TEXT, RNG.standard_normal((2, 3, 2, 2)) * 3, inplace=False)
 
 
 def test_in_place_gradient():
-    b = blob_from(RNG.standard_normal((2, 3, 2, 2)) * 3)
-    check_gradient(make_layer(TEXT), [b], [b])
+    check_neuron_gradient(TEXT, RNG.standard_normal((2, 3, 2, 2)) * 3, inplace=True)
 
 
 @pytest.mark.parametrize("inplace", [False, True])
 def test_backward_matches_torch_autograd(inplace):
     x = RNG.standard_normal((3, 4)) * 4
     dy = RNG.standard_normal(x.shape)
-    layer = make_layer(TEXT)
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    t.diff[...] = dy
-    layer.backward([t], [True], [b])
-    xt = torch.from_numpy(x).requires_grad_()
-    F.softplus(xt).backward(torch.from_numpy(dy))
-    np.testing.assert_allclose(b.diff, xt.grad.numpy(), rtol=1e-10)
+    _, dx = forward_backward(TEXT, x, dy, inplace)
+    np.testing.assert_allclose(dx, torch_input_grad(F.softplus, x, dy), rtol=1e-10)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from caffeine.errors import ConfigError
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import check_neuron_gradient, forward_backward, torch_input_grad
 
 RNG = np.random.default_rng(15)
 TEXT = 'type: "Clip" clip_param { min: -0.5 max: 0.75 }'
@@ -28,27 +28,20 @@ def test_forward_matches_torch_clamp():
 
 
 def test_gradient():
-    check_gradient(make_layer(TEXT), blobs_from(away_from_bounds((2, 3, 4))), empty_tops(1))
+    check_neuron_gradient(TEXT, away_from_bounds((2, 3, 4)), inplace=False)
 
 
 def test_in_place_gradient():
-    b = blob_from(away_from_bounds((2, 3, 4)))
-    check_gradient(make_layer(TEXT), [b], [b])
+    check_neuron_gradient(TEXT, away_from_bounds((2, 3, 4)), inplace=True)
 
 
 @pytest.mark.parametrize("inplace", [False, True])
 def test_gradient_passes_on_closed_interval(inplace):
     x = np.array([-2.0, -0.5, 0.0, 0.75, 3.0])
-    layer = make_layer(TEXT)
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    np.testing.assert_array_equal(t.data, [-0.5, -0.5, 0.0, 0.75, 0.75])
-    t.diff[...] = [1.0, 2.0, 3.0, 4.0, 5.0]
-    layer.backward([t], [True], [b])
+    y, dx = forward_backward(TEXT, x, [1.0, 2.0, 3.0, 4.0, 5.0], inplace)
+    np.testing.assert_array_equal(y, [-0.5, -0.5, 0.0, 0.75, 0.75])
     # Caffe: top_diff * (min <= x <= max), boundaries included
-    np.testing.assert_array_equal(b.diff, [0.0, 2.0, 3.0, 4.0, 0.0])
+    np.testing.assert_array_equal(dx, [0.0, 2.0, 3.0, 4.0, 0.0])
 
 
 def test_backward_matches_torch_autograd_inside_and_outside():
@@ -57,9 +50,8 @@ def test_backward_matches_torch_autograd_inside_and_outside():
     layer, bottom, top = run_layer(TEXT, [x])
     top[0].diff[...] = dy
     layer.backward(top, [True], bottom)
-    xt = torch.from_numpy(x).requires_grad_()
-    torch.clamp(xt, -0.5, 0.75).backward(torch.from_numpy(dy))
-    np.testing.assert_array_equal(bottom[0].diff, xt.grad.numpy())
+    expected = torch_input_grad(lambda t: torch.clamp(t, -0.5, 0.75), x, dy)
+    np.testing.assert_array_equal(bottom[0].diff, expected)
 
 
 @pytest.mark.parametrize("text, match", [

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import check_neuron_gradient, forward_backward, torch_input_grad
 
 RNG = np.random.default_rng(16)
 
@@ -32,12 +32,7 @@ def test_default_alpha_is_one():
 @pytest.mark.parametrize("inplace", [False, True])
 def test_gradient(alpha, inplace):
     x = RNG.standard_normal((2, 3, 2, 2))
-    layer = make_layer(elu_text(alpha))
-    if inplace:
-        b = blob_from(x)
-        check_gradient(layer, [b], [b], kink=0.0, kink_range=0.01)
-    else:
-        check_gradient(layer, blobs_from(x), empty_tops(1), kink=0.0, kink_range=0.01)
+    check_neuron_gradient(elu_text(alpha), x, inplace, kink=0.0, kink_range=0.01)
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.25, -0.5])
@@ -45,14 +40,6 @@ def test_gradient(alpha, inplace):
 def test_backward_matches_torch_autograd(alpha, inplace):
     x = RNG.standard_normal((4, 5))
     dy = RNG.standard_normal(x.shape)
-    layer = make_layer(elu_text(alpha))
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    t.diff[...] = dy
-    layer.backward([t], [True], [b])
-    xt = torch.from_numpy(x).requires_grad_()
+    _, dx = forward_backward(elu_text(alpha), x, dy, inplace)
     # torch's elu gradient for x <= 0 is alpha * exp(x), Caffe's (alpha + y): the same value
-    F.elu(xt, alpha).backward(torch.from_numpy(dy))
-    np.testing.assert_allclose(b.diff, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(dx, torch_input_grad(lambda t: F.elu(t, alpha), x, dy), rtol=1e-10, atol=1e-14)

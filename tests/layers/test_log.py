@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from caffeine.errors import ConfigError
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import check_neuron_gradient, forward_backward, torch_input_grad
 
 RNG = np.random.default_rng(18)
 CASES = [(-1.0, 1.0, 0.0), (-1.0, 0.5, 1.0), (2.0, 1.0, 0.0), (10.0, -0.75, 3.0), (0.5, 2.0, 0.25)]
@@ -39,12 +39,7 @@ def test_forward_matches_torch(base, scale, shift):
 @pytest.mark.parametrize("inplace", [False, True])
 def test_gradient(base, scale, shift, inplace):
     x = positive_inputs((2, 3, 2))
-    layer = make_layer(log_text(base, scale, shift))
-    if inplace:
-        b = blob_from(x)
-        check_gradient(layer, [b], [b])
-    else:
-        check_gradient(layer, blobs_from(x), empty_tops(1))
+    check_neuron_gradient(log_text(base, scale, shift), x, inplace)
 
 
 @pytest.mark.parametrize("base, scale, shift", CASES)
@@ -52,16 +47,8 @@ def test_gradient(base, scale, shift, inplace):
 def test_backward_matches_torch_autograd(base, scale, shift, inplace):
     x = positive_inputs((3, 4))
     dy = RNG.standard_normal(x.shape)
-    layer = make_layer(log_text(base, scale, shift))
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    t.diff[...] = dy
-    layer.backward([t], [True], [b])
-    xt = torch.from_numpy(x).requires_grad_()
-    torch_log(xt, base, scale, shift).backward(torch.from_numpy(dy))
-    np.testing.assert_allclose(b.diff, xt.grad.numpy(), rtol=1e-6)
+    _, dx = forward_backward(log_text(base, scale, shift), x, dy, inplace)
+    np.testing.assert_allclose(dx, torch_input_grad(lambda t: torch_log(t, base, scale, shift), x, dy), rtol=1e-6)
 
 
 @pytest.mark.parametrize("base, match", [(0.0, "strictly positive"), (-3.0, "strictly positive"),

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import check_neuron_gradient, forward_backward, torch_input_grad
 
 RNG = np.random.default_rng(19)
 # (power, scale, shift): general, square (Caffe's power == 2 branch), shift 0, affine, fractional
@@ -33,12 +33,7 @@ def test_forward_matches_torch(power, scale, shift):
 @pytest.mark.parametrize("inplace", [False, True])
 def test_gradient(power, scale, shift, inplace):
     x = inputs((2, 3, 2))
-    layer = make_layer(power_text(power, scale, shift))
-    if inplace:
-        b = blob_from(x)
-        check_gradient(layer, [b], [b])
-    else:
-        check_gradient(layer, blobs_from(x), empty_tops(1))
+    check_neuron_gradient(power_text(power, scale, shift), x, inplace)
 
 
 @pytest.mark.parametrize("power, scale, shift", CASES)
@@ -46,16 +41,9 @@ def test_gradient(power, scale, shift, inplace):
 def test_backward_matches_torch_autograd(power, scale, shift, inplace):
     x = inputs((3, 4))
     dy = RNG.standard_normal(x.shape)
-    layer = make_layer(power_text(power, scale, shift))
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    t.diff[...] = dy
-    layer.backward([t], [True], [b])
-    xt = torch.from_numpy(x).requires_grad_()
-    torch.pow(shift + scale * xt, power).backward(torch.from_numpy(dy))
-    np.testing.assert_allclose(b.diff, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    _, dx = forward_backward(power_text(power, scale, shift), x, dy, inplace)
+    expected = torch_input_grad(lambda t: torch.pow(shift + scale * t, power), x, dy)
+    np.testing.assert_allclose(dx, expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("power, scale, shift, value", [

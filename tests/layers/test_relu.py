@@ -4,20 +4,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import (check_neuron_gradient, check_propagate_down_false_leaves_bottom_diff,
+                           forward_backward, torch_input_grad)
 
 RNG = np.random.default_rng(7)
 
 
 def relu_text(slope):
     return f'type: "ReLU" relu_param {{ negative_slope: {slope} }}'
-
-
-def torch_grad(x, dy, slope):
-    t = torch.from_numpy(x).requires_grad_()
-    F.leaky_relu(t, slope).backward(torch.from_numpy(dy))
-    return t.grad.numpy()
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.1])
@@ -37,16 +32,13 @@ def test_default_is_plain_relu():
 @pytest.mark.parametrize("slope", [0.0, 0.3, -0.5])
 def test_gradient(slope):
     x = RNG.standard_normal((2, 3, 3, 2))
-    layer = make_layer(relu_text(slope))
-    check_gradient(layer, blobs_from(x), empty_tops(1), kink=0.0, kink_range=0.01)
+    check_neuron_gradient(relu_text(slope), x, inplace=False, kink=0.0, kink_range=0.01)
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.3, -0.5])
 def test_in_place_gradient(slope):
     x = RNG.standard_normal((2, 3, 3, 2))
-    layer = make_layer(relu_text(slope))
-    b = blob_from(x)
-    check_gradient(layer, [b], [b], kink=0.0, kink_range=0.01)
+    check_neuron_gradient(relu_text(slope), x, inplace=True, kink=0.0, kink_range=0.01)
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.25, -0.5])
@@ -54,20 +46,10 @@ def test_in_place_gradient(slope):
 def test_backward_matches_torch_autograd(slope, inplace):
     x = RNG.standard_normal((4, 5))
     dy = RNG.standard_normal(x.shape)
-    layer = make_layer(relu_text(slope))
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    np.testing.assert_allclose(t.data, F.leaky_relu(torch.from_numpy(x), slope).numpy())
-    t.diff[...] = dy
-    layer.backward([t], [True], [b])
-    np.testing.assert_allclose(b.diff, torch_grad(x, dy, slope), rtol=1e-12)
+    y, dx = forward_backward(relu_text(slope), x, dy, inplace)
+    np.testing.assert_allclose(y, F.leaky_relu(torch.from_numpy(x), slope).numpy())
+    np.testing.assert_allclose(dx, torch_input_grad(lambda t: F.leaky_relu(t, slope), x, dy), rtol=1e-12)
 
 
 def test_propagate_down_false_leaves_bottom_diff():
-    layer, bottom, top = run_layer('type: "ReLU"', [RNG.standard_normal((3, 3))])
-    bottom[0].diff[...] = 7.0
-    top[0].diff[...] = 1.0
-    layer.backward(top, [False], bottom)
-    assert np.all(bottom[0].diff == 7.0)
+    check_propagate_down_false_leaves_bottom_diff('type: "ReLU"', RNG.standard_normal((3, 3)))

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import (check_neuron_gradient, check_propagate_down_false_leaves_bottom_diff,
+                           forward_backward, torch_input_grad)
 
 RNG = np.random.default_rng(11)
 TEXT = 'type: "Sigmoid"'
@@ -24,33 +25,20 @@ def test_extreme_inputs_saturate_without_overflow():
 
 
 def test_gradient():
-    check_gradient(make_layer(TEXT), blobs_from(RNG.standard_normal((2, 3, 2, 2))), empty_tops(1))
+    check_neuron_gradient(TEXT, RNG.standard_normal((2, 3, 2, 2)), inplace=False)
 
 
 def test_in_place_gradient():
-    b = blob_from(RNG.standard_normal((2, 3, 2, 2)))
-    check_gradient(make_layer(TEXT), [b], [b])
+    check_neuron_gradient(TEXT, RNG.standard_normal((2, 3, 2, 2)), inplace=True)
 
 
 @pytest.mark.parametrize("inplace", [False, True])
 def test_backward_matches_torch_autograd(inplace):
     x = RNG.standard_normal((3, 4)) * 3
     dy = RNG.standard_normal(x.shape)
-    layer = make_layer(TEXT)
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    t.diff[...] = dy
-    layer.backward([t], [True], [b])
-    xt = torch.from_numpy(x).requires_grad_()
-    torch.sigmoid(xt).backward(torch.from_numpy(dy))
-    np.testing.assert_allclose(b.diff, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+    _, dx = forward_backward(TEXT, x, dy, inplace)
+    np.testing.assert_allclose(dx, torch_input_grad(torch.sigmoid, x, dy), rtol=1e-10, atol=1e-14)
 
 
 def test_propagate_down_false_leaves_bottom_diff():
-    layer, bottom, top = run_layer(TEXT, [RNG.standard_normal((3, 3))])
-    bottom[0].diff[...] = 7.0
-    top[0].diff[...] = 1.0
-    layer.backward(top, [False], bottom)
-    assert np.all(bottom[0].diff == 7.0)
+    check_propagate_down_false_leaves_bottom_diff(TEXT, RNG.standard_normal((3, 3)))

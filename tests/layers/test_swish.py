@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import check_neuron_gradient, forward_backward, torch_input_grad
 
 RNG = np.random.default_rng(20)
 
@@ -37,12 +37,7 @@ def test_forward_matches_torch(beta):
 @pytest.mark.parametrize("inplace", [False, True])
 def test_gradient(beta, inplace):
     x = RNG.standard_normal((2, 3, 2)) * 2
-    layer = make_layer(swish_text(beta))
-    if inplace:
-        b = blob_from(x)
-        check_gradient(layer, [b], [b])
-    else:
-        check_gradient(layer, blobs_from(x), empty_tops(1))
+    check_neuron_gradient(swish_text(beta), x, inplace)
 
 
 @pytest.mark.parametrize("beta", [1.0, 2.0, -1.5])
@@ -50,13 +45,5 @@ def test_gradient(beta, inplace):
 def test_backward_matches_torch_autograd(beta, inplace):
     x = RNG.standard_normal((3, 4)) * 2
     dy = RNG.standard_normal(x.shape)
-    layer = make_layer(swish_text(beta))
-    b = blob_from(x)
-    t = b if inplace else empty_tops(1)[0]
-    layer.layer_setup([b], [t])
-    layer.forward([b], [t])
-    t.diff[...] = dy
-    layer.backward([t], [True], [b])
-    xt = torch.from_numpy(x).requires_grad_()
-    torch_swish(xt, beta).backward(torch.from_numpy(dy))
-    np.testing.assert_allclose(b.diff, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+    _, dx = forward_backward(swish_text(beta), x, dy, inplace)
+    np.testing.assert_allclose(dx, torch_input_grad(lambda t: torch_swish(t, beta), x, dy), rtol=1e-10, atol=1e-14)
