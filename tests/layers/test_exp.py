@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from caffeine.errors import ConfigError
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from neuron_checks import check_neuron_gradient, torch_input_grad
 
 RNG = np.random.default_rng(17)
 CASES = [(-1.0, 1.0, 0.0), (-1.0, 0.5, 1.0), (2.0, 1.0, 0.0), (3.0, -0.75, 0.5), (0.5, 2.0, -1.0)]
@@ -35,12 +35,7 @@ def test_forward_matches_torch(base, scale, shift):
 @pytest.mark.parametrize("inplace", [False, True])
 def test_gradient(base, scale, shift, inplace):
     x = RNG.standard_normal((2, 3, 2))
-    layer = make_layer(exp_text(base, scale, shift))
-    if inplace:
-        b = blob_from(x)
-        check_gradient(layer, [b], [b])
-    else:
-        check_gradient(layer, blobs_from(x), empty_tops(1))
+    check_neuron_gradient(exp_text(base, scale, shift), x, inplace)
 
 
 @pytest.mark.parametrize("base, scale, shift", CASES)
@@ -50,9 +45,8 @@ def test_backward_matches_torch_autograd(base, scale, shift):
     layer, bottom, top = run_layer(exp_text(base, scale, shift), [x])
     top[0].diff[...] = dy
     layer.backward(top, [True], bottom)
-    xt = torch.from_numpy(x).requires_grad_()
-    torch_exp(xt, base, scale, shift).backward(torch.from_numpy(dy))
-    np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-6)
+    expected = torch_input_grad(lambda t: torch_exp(t, base, scale, shift), x, dy)
+    np.testing.assert_allclose(bottom[0].diff, expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize("base", [0.0, -2.0])
