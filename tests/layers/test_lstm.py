@@ -13,7 +13,9 @@ from caffeine.errors import ConfigError, ShapeError
 from caffeine.net import Net
 from caffeine.proto import io as proto_io
 from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer
+from recurrent_checks import (check_gradient_nonzero_cont,
+                              check_gradient_with_static_input_and_mid_sequence_resets,
+                              check_state_carries_across_forwards, first_step_cont, setup)
 
 FILLERS = ('weight_filler { type: "uniform" min: -0.6 max: 0.6 } '
            'bias_filler { type: "uniform" min: -0.4 max: 0.4 }')
@@ -22,19 +24,6 @@ RNG = np.random.default_rng(1337)
 
 def lstm_text(params="num_output: 3", fillers=FILLERS):
     return f'name: "lstm" type: "LSTM" recurrent_param {{ {params} {fillers} }}'
-
-
-def setup(text, arrays, n_top=1, dtype=np.float64):
-    layer = make_layer(text)
-    bottom, top = blobs_from(*arrays, dtype=dtype), empty_tops(n_top, dtype=dtype)
-    layer.layer_setup(bottom, top)
-    return layer, bottom, top
-
-
-def first_step_cont(T, N):
-    cont = np.ones((T, N))
-    cont[0] = 0
-    return cont
 
 
 def sig(v):
@@ -126,39 +115,15 @@ def test_cont_resets_static_input_and_exposed_hidden_match_numpy():
 def test_state_carries_across_forwards_like_caffe():
     """Caffe's TestForward: one batch of T steps == T single-step forwards with state carried
     (both h and c); with cont = 0 on every step only the first step agrees."""
-    T, N = 3, 3
-    x = RNG.standard_normal((T, N, 3, 2))
-    full, bottom, top = setup(lstm_text("num_output: 7"), [x, first_step_cont(T, N)])
-    full.forward(bottom, top)
-    expected = top[0].data.copy()
-    step, sb, st = setup(lstm_text("num_output: 7"), [x[:1], np.zeros((1, N))])
-    for blob, src in zip(step.blobs, full.blobs):
-        blob.data[...] = src.data
-    for t in range(T):
-        sb[0].data[...] = x[t:t + 1]
-        sb[1].data[...] = float(t > 0)
-        step.forward(sb, st)
-        np.testing.assert_allclose(st[0].data[0], expected[t], rtol=1e-12)
-    step.reset()
-    for t in range(T):
-        sb[0].data[...] = x[t:t + 1]
-        sb[1].data[...] = 0
-        step.forward(sb, st)
-        assert np.allclose(st[0].data[0], expected[t]) == (t == 0)
+    check_state_carries_across_forwards(lstm_text("num_output: 7"), RNG.standard_normal((3, 3, 3, 2)))
 
 
 def test_gradient_nonzero_cont():
-    x = RNG.uniform(-1, 1, (3, 2, 3, 2))
-    cont = (np.arange(6) > 2).reshape(3, 2).astype(float)   # Caffe's TestGradientNonZeroCont
-    layer, bottom, top = setup(lstm_text("num_output: 3"), [x, cont])
-    check_gradient(layer, bottom, top, check_bottom=[0])
+    check_gradient_nonzero_cont(lstm_text("num_output: 3"), RNG)
 
 
 def test_gradient_with_static_input_and_mid_sequence_resets():
-    x, xs = RNG.uniform(-1, 1, (3, 2, 3)), RNG.uniform(-1, 1, (2, 4))
-    cont = np.array([[0, 0], [1, 0], [0, 1]], dtype=float)
-    layer, bottom, top = setup(lstm_text("num_output: 3"), [x, cont, xs])
-    check_gradient(layer, bottom, top, check_bottom=[0, 2])
+    check_gradient_with_static_input_and_mid_sequence_resets(lstm_text("num_output: 3"), RNG)
 
 
 def test_gradient_exposed_hidden_h0_c0_and_final_state_tops():

@@ -7,7 +7,9 @@ import torch
 
 from caffeine.errors import ConfigError, ShapeError
 from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer
+from recurrent_checks import (check_gradient_nonzero_cont,
+                              check_gradient_with_static_input_and_mid_sequence_resets,
+                              check_state_carries_across_forwards, first_step_cont, setup)
 
 FILLERS = ('weight_filler { type: "uniform" min: -0.6 max: 0.6 } '
            'bias_filler { type: "uniform" min: -0.3 max: 0.3 }')
@@ -15,19 +17,6 @@ FILLERS = ('weight_filler { type: "uniform" min: -0.6 max: 0.6 } '
 
 def rnn_text(params="num_output: 3", fillers=FILLERS):
     return f'name: "rnn" type: "RNN" recurrent_param {{ {params} {fillers} }}'
-
-
-def setup(text, arrays, n_top=1, dtype=np.float64):
-    layer = make_layer(text)
-    bottom, top = blobs_from(*arrays, dtype=dtype), empty_tops(n_top, dtype=dtype)
-    layer.layer_setup(bottom, top)
-    return layer, bottom, top
-
-
-def first_step_cont(T, N):
-    cont = np.ones((T, N))
-    cont[0] = 0
-    return cont
 
 
 def numpy_rnn(params, x, cont, x_static=None, h0=None):
@@ -120,40 +109,15 @@ def test_cont_resets_static_input_and_exposed_hidden_match_numpy():
 def test_state_carries_across_forwards_like_caffe():
     """Caffe's TestForward: T steps in one batch == one step per forward with state carried;
     cont = 0 on every step gives a different result after the first step."""
-    T, N = 3, 3
-    x = RNG.standard_normal((T, N, 3, 2))
-    full, bottom, top = setup(rnn_text("num_output: 7"), [x, first_step_cont(T, N)])
-    full.forward(bottom, top)
-    expected = top[0].data.copy()
-    step, sb, st = setup(rnn_text("num_output: 7"), [x[:1], np.zeros((1, N))])
-    for blob, src in zip(step.blobs, full.blobs):
-        blob.data[...] = src.data
-    for t in range(T):
-        sb[0].data[...] = x[t:t + 1]
-        sb[1].data[...] = float(t > 0)
-        step.forward(sb, st)
-        np.testing.assert_allclose(st[0].data[0], expected[t], rtol=1e-12)
-    step.reset()
-    for t in range(T):
-        sb[0].data[...] = x[t:t + 1]
-        sb[1].data[...] = 0
-        step.forward(sb, st)
-        same = np.allclose(st[0].data[0], expected[t])
-        assert same == (t == 0)
+    check_state_carries_across_forwards(rnn_text("num_output: 7"), RNG.standard_normal((3, 3, 3, 2)))
 
 
 def test_gradient_nonzero_cont():
-    x = RNG.uniform(-1, 1, (3, 2, 3, 2))
-    cont = (np.arange(6) > 2).reshape(3, 2).astype(float)   # Caffe's TestGradientNonZeroCont
-    layer, bottom, top = setup(rnn_text("num_output: 4"), [x, cont])
-    check_gradient(layer, bottom, top, check_bottom=[0])
+    check_gradient_nonzero_cont(rnn_text("num_output: 4"), RNG)
 
 
 def test_gradient_with_static_input_and_mid_sequence_resets():
-    x, xs = RNG.uniform(-1, 1, (3, 2, 3)), RNG.uniform(-1, 1, (2, 4))
-    cont = np.array([[0, 0], [1, 0], [0, 1]], dtype=float)
-    layer, bottom, top = setup(rnn_text("num_output: 3"), [x, cont, xs])
-    check_gradient(layer, bottom, top, check_bottom=[0, 2])
+    check_gradient_with_static_input_and_mid_sequence_resets(rnn_text("num_output: 3"), RNG)
 
 
 def test_gradient_exposed_hidden_h0_and_hT():
