@@ -8,33 +8,21 @@ import torch.nn.functional as F
 from caffeine.errors import ConfigError, ShapeError
 from caffeine.layers import base_conv
 from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blob_from, blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import blob_from, empty_tops, make_layer, run_layer
+import conv_checks
+from conv_checks import (check_against_torch, check_gradient_params_only_and_second_bottom_only,
+                         check_layer_gradient, setup_layer)
 
 RNG = np.random.default_rng(1234)
 FILLERS = 'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 0.5 }'
 TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-@pytest.fixture(params=["batch_last", "batch_major", "batch_last/flipped", "batch_major/flipped"])
-def layout(request, monkeypatch):
-    """Run a test with each column order of conv_utils.BlockColumns, and with the
-    backward-data pass done by col2im or (where stride is 1) as a flipped convolution."""
-    order, _, flipped = request.param.partition("/")
-    monkeypatch.setattr(base_conv, "BATCH_LAST_MAX_GRID", 10**9 if order == "batch_last" else 0)
-    monkeypatch.setattr(base_conv, "TRANSPOSED_BACKWARD", bool(flipped))
-    return request.param
+layout = conv_checks.layout   # the fixture: each column layout, col2im or flipped backward
 
 
 def conv_text(params, fillers=FILLERS, name="conv"):
     return f'name: "{name}" type: "Convolution" convolution_param {{ {params} {fillers} }}'
-
-
-def setup_layer(text, *arrays, dtype=np.float64):
-    layer = make_layer(text)
-    bottom = blobs_from(*arrays, dtype=dtype)
-    top = empty_tops(len(arrays), dtype=dtype)
-    layer.layer_setup(bottom, top)
-    return layer, bottom, top
 
 
 def torch_conv(x, w, b, **kw):
@@ -70,21 +58,8 @@ CASES = [
 def test_forward_backward_match_torch(params, kw, shape, num_output, layout):
     x = RNG.standard_normal(shape)
     layer, bottom, top = setup_layer(conv_text(f"num_output: {num_output} {params}"), x)
-    assert layer.is_1x1 or layer.columns.batch_last == layout.startswith("batch_last")
-    if not layer.is_1x1 and set(layer.stride) == {1}:
-        assert (layer.transposed_columns is not None) == layout.endswith("flipped")
-    w, b = layer.blobs[0].data.copy(), layer.blobs[1].data.copy()
-    layer.forward(bottom, top)
-    y, xt, wt, bt = torch_conv(x, w, b, **kw)
-    assert top[0].shape == tuple(y.shape)
-    np.testing.assert_allclose(top[0].data, y.detach().numpy(), rtol=1e-10, atol=1e-12)
-    dy = RNG.standard_normal(y.shape)
-    y.backward(torch.from_numpy(dy))
-    top[0].diff[...] = dy
-    layer.backward(top, [True], bottom)
-    np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.blobs[0].diff, wt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.blobs[1].diff, bt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    conv_checks.check_layout_in_use(layer, layout)
+    check_against_torch(layer, bottom, top, x, TORCH_CONV[x.ndim - 2], RNG, **kw)
 
 
 @pytest.mark.parametrize("budget,block", [(1, 1), (3 * 36 * 30, 3)])
@@ -95,15 +70,7 @@ def test_several_batch_blocks_match_torch(monkeypatch, budget, block, layout):
     x = RNG.standard_normal((7, 4, 6, 5))
     layer, bottom, top = setup_layer(conv_text("num_output: 4 kernel_size: 3 pad: 1 group: 2"), x)
     assert layer.block == block  # 36 column rows x 30 positions per image
-    layer.forward(bottom, top)
-    y, xt, wt, bt = torch_conv(x, layer.blobs[0].data.copy(), layer.blobs[1].data.copy(), padding=1, groups=2)
-    np.testing.assert_allclose(top[0].data, y.detach().numpy(), rtol=1e-10, atol=1e-12)
-    dy = RNG.standard_normal(y.shape)
-    y.backward(torch.from_numpy(dy))
-    top[0].diff[...] = dy
-    layer.backward(top, [True], bottom)
-    np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.blobs[0].diff, wt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    check_against_torch(layer, bottom, top, x, F.conv2d, RNG, padding=1, groups=2)
 
 
 @pytest.mark.parametrize("params", ["kernel_size: 3 pad: 1", "kernel_size: 1"])
@@ -200,22 +167,18 @@ def test_propagate_down_false_and_frozen_params_leave_diffs_alone():
     ("num_output: 2 kernel_size: 2 group: 2 dilation: 2", (1, 2, 4, 3, 4)),
 ])
 def test_gradient(params, shape):
-    layer, bottom, top = setup_layer(conv_text(params), RNG.standard_normal(shape))
-    check_gradient(layer, bottom, top)
+    check_layer_gradient(conv_text(params), RNG.standard_normal(shape))
 
 
 def test_gradient_groups_dilation_in_every_layout(layout):
-    layer, bottom, top = setup_layer(conv_text("num_output: 4 kernel_size: 3 group: 2 dilation: 2 pad: 2"),
-                                     RNG.standard_normal((2, 4, 5, 4)))
-    check_gradient(layer, bottom, top)
+    check_layer_gradient(conv_text("num_output: 4 kernel_size: 3 group: 2 dilation: 2 pad: 2"),
+                         RNG.standard_normal((2, 4, 5, 4)))
 
 
 def test_gradient_params_only_and_second_bottom_only():
     x = RNG.standard_normal((2, 2, 4, 4))
-    layer, bottom, top = setup_layer(conv_text("num_output: 2 kernel_size: 3 pad: 1"), x, x * 0.5 + 1)
-    check_gradient(layer, bottom, top, check_bottom=[])
-    layer, bottom, top = setup_layer(conv_text("num_output: 2 kernel_size: 3 pad: 1"), x, x * 0.5 + 1)
-    check_gradient(layer, bottom, top, check_bottom=[1])
+    check_gradient_params_only_and_second_bottom_only(conv_text("num_output: 2 kernel_size: 3 pad: 1"),
+                                                      x, x * 0.5 + 1)
 
 
 # ---- OpenCV dnn reads the same net from a caffemodel --------------------------------

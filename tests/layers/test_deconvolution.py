@@ -2,55 +2,28 @@
 pad, 1x1, 3-D, batch blocks), float64 gradient checks, bad params."""
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as F
 
 from caffeine.errors import ConfigError, ShapeError
 from caffeine.layers import base_conv
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer
+import conv_checks
+from conv_checks import (check_gradient_params_only_and_second_bottom_only,
+                         check_layer_gradient, setup_layer)
 
 RNG = np.random.default_rng(4321)
 FILLERS = 'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 0.5 }'
 TORCH_DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
-@pytest.fixture(params=["batch_last", "batch_major", "batch_last/flipped", "batch_major/flipped"])
-def layout(request, monkeypatch):
-    """Run a test with each column order of conv_utils.BlockColumns, and with the
-    backward-data pass done by col2im or (where stride is 1) as a flipped convolution."""
-    order, _, flipped = request.param.partition("/")
-    monkeypatch.setattr(base_conv, "BATCH_LAST_MAX_GRID", 10**9 if order == "batch_last" else 0)
-    monkeypatch.setattr(base_conv, "TRANSPOSED_BACKWARD", bool(flipped))
-    return request.param
+layout = conv_checks.layout   # the fixture: each column layout, col2im or flipped backward
 
 
 def deconv_text(params, fillers=FILLERS):
     return f'name: "up" type: "Deconvolution" convolution_param {{ {params} {fillers} }}'
 
 
-def setup_layer(text, *arrays, dtype=np.float64):
-    layer = make_layer(text)
-    bottom = blobs_from(*arrays, dtype=dtype)
-    top = empty_tops(len(arrays), dtype=dtype)
-    layer.layer_setup(bottom, top)
-    return layer, bottom, top
-
-
 def check_against_torch(layer, bottom, top, x, **kw):
-    w, b = layer.blobs[0].data.copy(), layer.blobs[1].data.copy()
-    layer.forward(bottom, top)
-    xt, wt, bt = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
-    y = TORCH_DECONV[x.ndim - 2](xt, wt, bt, **kw)
-    assert top[0].shape == tuple(y.shape)
-    np.testing.assert_allclose(top[0].data, y.detach().numpy(), rtol=1e-10, atol=1e-12)
-    dy = RNG.standard_normal(y.shape)
-    y.backward(torch.from_numpy(dy))
-    top[0].diff[...] = dy
-    layer.backward(top, [True], bottom)
-    np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.blobs[0].diff, wt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.blobs[1].diff, bt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    conv_checks.check_against_torch(layer, bottom, top, x, TORCH_DECONV[x.ndim - 2], RNG, **kw)
 
 
 CASES = [
@@ -72,9 +45,7 @@ CASES = [
 def test_forward_backward_match_torch(params, kw, shape, num_output, layout):
     x = RNG.standard_normal(shape)
     layer, bottom, top = setup_layer(deconv_text(f"num_output: {num_output} {params}"), x)
-    assert layer.is_1x1 or layer.columns.batch_last == layout.startswith("batch_last")
-    if not layer.is_1x1 and set(layer.stride) == {1}:
-        assert (layer.transposed_columns is not None) == layout.endswith("flipped")
+    conv_checks.check_layout_in_use(layer, layout)
     check_against_torch(layer, bottom, top, x, **kw)
 
 
@@ -112,22 +83,18 @@ def test_bilinear_upsampling_keeps_constant_images_constant():
     ("num_output: 2 kernel_size: 2 stride: 2 pad: 1", (1, 2, 2, 3, 2)),
 ])
 def test_gradient(params, shape):
-    layer, bottom, top = setup_layer(deconv_text(params), RNG.standard_normal(shape))
-    check_gradient(layer, bottom, top)
+    check_layer_gradient(deconv_text(params), RNG.standard_normal(shape))
 
 
 def test_gradient_groups_dilation_in_every_layout(layout):
-    layer, bottom, top = setup_layer(deconv_text("num_output: 4 kernel_size: 3 group: 2 dilation: 2 pad: 1"),
-                                     RNG.standard_normal((2, 2, 3, 3)))
-    check_gradient(layer, bottom, top)
+    check_layer_gradient(deconv_text("num_output: 4 kernel_size: 3 group: 2 dilation: 2 pad: 1"),
+                         RNG.standard_normal((2, 2, 3, 3)))
 
 
 def test_gradient_params_only_and_second_bottom_only():
     x = RNG.standard_normal((2, 2, 3, 3))
-    layer, bottom, top = setup_layer(deconv_text("num_output: 2 kernel_size: 3 stride: 2"), x, x - 0.5)
-    check_gradient(layer, bottom, top, check_bottom=[])
-    layer, bottom, top = setup_layer(deconv_text("num_output: 2 kernel_size: 3 stride: 2"), x, x - 0.5)
-    check_gradient(layer, bottom, top, check_bottom=[1])
+    check_gradient_params_only_and_second_bottom_only(deconv_text("num_output: 2 kernel_size: 3 stride: 2"),
+                                                      x, x - 0.5)
 
 
 def test_param_diffs_accumulate():
