@@ -118,9 +118,13 @@ def _buffers(layer, nb):
 
 
 def _blocks(layer):
+    """(n0, n1, cols, rows) per batch block: images n0..n1 and the column and row buffers
+    sized for them."""
     block = _block(layer)
     for n0 in range(0, layer.num, block):
-        yield n0, min(layer.num, n0 + block)
+        n1 = min(layer.num, n0 + block)
+        cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, block))
+        yield n0, n1, cols, rows
 
 
 def _bias(layer):
@@ -134,6 +138,22 @@ def _accumulate_bias_diff(layer, top_diff):
 
 def _bias_wanted(layer):
     return layer.bias_term and layer.param_propagate_down[1]
+
+
+def _backward_pairs(layer, top, propagate_down, bottom):
+    """Per (top, bottom) pair: accumulate the bias diff from the top diff, then, where the
+    weights or this bottom want a gradient, yield (dy, x, dx) as image views (dx is None
+    where propagate_down is off)."""
+    want_w = layer.param_propagate_down[0]
+    for i, (t, b) in enumerate(zip(top, bottom)):
+        dy = _images(layer, diff_ro(t))
+        if _bias_wanted(layer):
+            _accumulate_bias_diff(layer, dy)
+        if not (want_w or propagate_down[i]):
+            continue
+        x = _images(layer, data_ro(b))
+        dx = _images(layer, b.gpu_diff) if propagate_down[i] else None
+        yield dy, x, dx
 
 
 def _sized(buf, nb, layer):
@@ -151,8 +171,7 @@ def conv_forward_gpu(layer, bottom, top):
     bias = _bias(layer)
     for b, t in zip(bottom, top):
         x, y = _images(layer, data_ro(b)), _images(layer, t.gpu_data)
-        for n0, n1 in _blocks(layer):
-            cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, _block(layer)))
+        for n0, n1, cols, rows in _blocks(layer):
             im2col(layer, x[n0:n1], cols)
             _w_times(layer, weight, cols, rows)
             rows_to_images(layer, rows, y[n0:n1], bias)
@@ -161,16 +180,8 @@ def conv_forward_gpu(layer, bottom, top):
 def conv_backward_gpu(layer, top, propagate_down, bottom):
     want_w = layer.param_propagate_down[0]
     weight = data_ro(layer.blobs[0])
-    for i, (t, b) in enumerate(zip(top, bottom)):
-        dy = _images(layer, diff_ro(t))
-        if _bias_wanted(layer):
-            _accumulate_bias_diff(layer, dy)
-        if not (want_w or propagate_down[i]):
-            continue
-        x = _images(layer, data_ro(b))
-        dx = _images(layer, b.gpu_diff) if propagate_down[i] else None
-        for n0, n1 in _blocks(layer):
-            cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, _block(layer)))
+    for dy, x, dx in _backward_pairs(layer, top, propagate_down, bottom):
+        for n0, n1, cols, rows in _blocks(layer):
             images_to_rows(layer, dy[n0:n1], rows)
             if want_w:
                 _accumulate_weight_diff(layer, rows, im2col(layer, x[n0:n1], cols))
@@ -184,8 +195,7 @@ def deconv_forward_gpu(layer, bottom, top):
     bias = _bias(layer)
     for b, t in zip(bottom, top):
         x, y = _images(layer, data_ro(b)), _images(layer, t.gpu_data)
-        for n0, n1 in _blocks(layer):
-            cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, _block(layer)))
+        for n0, n1, cols, rows in _blocks(layer):
             images_to_rows(layer, x[n0:n1], rows)
             col2im(layer, _wt_times(layer, weight, rows, cols), y[n0:n1])
             if bias is not None:
@@ -197,16 +207,8 @@ def deconv_forward_gpu(layer, bottom, top):
 def deconv_backward_gpu(layer, top, propagate_down, bottom):
     want_w = layer.param_propagate_down[0]
     weight = data_ro(layer.blobs[0])
-    for i, (t, b) in enumerate(zip(top, bottom)):
-        dy = _images(layer, diff_ro(t))
-        if _bias_wanted(layer):
-            _accumulate_bias_diff(layer, dy)
-        if not (want_w or propagate_down[i]):
-            continue
-        x = _images(layer, data_ro(b))
-        dx = _images(layer, b.gpu_diff) if propagate_down[i] else None
-        for n0, n1 in _blocks(layer):
-            cols, rows = (_sized(buf, n1 - n0, layer) for buf in _buffers(layer, _block(layer)))
+    for dy, x, dx in _backward_pairs(layer, top, propagate_down, bottom):
+        for n0, n1, cols, rows in _blocks(layer):
             im2col(layer, dy[n0:n1], cols)
             if want_w:
                 _accumulate_weight_diff(layer, images_to_rows(layer, x[n0:n1], rows), cols)
