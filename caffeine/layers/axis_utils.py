@@ -17,6 +17,24 @@ def canonical_axis(layer, blob, axis, field="axis"):
     return axis + n if axis < 0 else axis
 
 
+def check_axis_or_legacy_dim(layer, param, legacy_field):
+    """Caffe's Concat/Slice LayerSetUp: ``axis`` or the legacy ``concat_dim``/``slice_dim``, not both."""
+    if param.HasField("axis") and param.HasField(legacy_field):
+        raise layer.error(f"either axis or {legacy_field} should be specified; not both", field=legacy_field)
+
+
+def axis_or_legacy_dim(layer, blob, param, legacy_field):
+    """The axis a Concat/Slice works along: the legacy ``concat_dim``/``slice_dim`` when set
+    (non-negative only, as in Caffe), else the canonical ``axis`` (which may be negative)."""
+    if param.HasField(legacy_field):
+        dim = getattr(param, legacy_field)
+        if dim >= blob.num_axes:
+            raise layer.error(f"{legacy_field} out of range", cls=ShapeError, field=legacy_field,
+                              expected=f"0..{blob.num_axes - 1}", found=dim)
+        return int(dim)
+    return canonical_axis(layer, blob, param.axis)
+
+
 def blob_label(blobs, i):
     name = getattr(blobs[i], "name", None)
     return f"bottom[{i}] '{name}'" if name else f"bottom[{i}]"

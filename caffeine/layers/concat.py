@@ -4,7 +4,7 @@ import numpy as np
 from caffeine.cuda_layers import structure_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
-from caffeine.layers.axis_utils import blob_label, canonical_axis
+from caffeine.layers.axis_utils import axis_or_legacy_dim, blob_label, check_axis_or_legacy_dim
 from caffeine.layers.base import Layer
 
 
@@ -16,18 +16,10 @@ class ConcatLayer(Layer):
     exact_num_top = 1
 
     def setup(self, bottom, top):
-        p = self.layer_param.concat_param
-        if p.HasField("axis") and p.HasField("concat_dim"):
-            raise self.error("either axis or concat_dim should be specified; not both", field="concat_dim")
+        check_axis_or_legacy_dim(self, self.layer_param.concat_param, "concat_dim")
 
     def _axis(self, bottom):
-        p = self.layer_param.concat_param
-        if p.HasField("concat_dim"):  # legacy, non-negative only
-            if p.concat_dim >= bottom[0].num_axes:
-                raise self.error("concat_dim out of range", cls=ShapeError, field="concat_dim",
-                                 expected=f"0..{bottom[0].num_axes - 1}", found=p.concat_dim)
-            return int(p.concat_dim)
-        return canonical_axis(self, bottom[0], p.axis)
+        return axis_or_legacy_dim(self, bottom[0], self.layer_param.concat_param, "concat_dim")
 
     def reshape(self, bottom, top):
         axis = self.axis = self._axis(bottom)

@@ -4,7 +4,7 @@ import numpy as np
 from caffeine.cuda_layers import structure_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
-from caffeine.layers.axis_utils import canonical_axis
+from caffeine.layers.axis_utils import axis_or_legacy_dim, check_axis_or_legacy_dim
 from caffeine.layers.base import Layer
 
 
@@ -17,18 +17,11 @@ class SliceLayer(Layer):
 
     def setup(self, bottom, top):
         p = self.layer_param.slice_param
-        if p.HasField("axis") and p.HasField("slice_dim"):
-            raise self.error("either axis or slice_dim should be specified; not both", field="slice_dim")
+        check_axis_or_legacy_dim(self, p, "slice_dim")
         self.slice_point = [int(s) for s in p.slice_point]
 
     def _axis(self, bottom):
-        p = self.layer_param.slice_param
-        if p.HasField("slice_dim"):  # legacy, non-negative only
-            if p.slice_dim >= bottom[0].num_axes:
-                raise self.error("slice_dim out of range", cls=ShapeError, field="slice_dim",
-                                 expected=f"0..{bottom[0].num_axes - 1}", found=p.slice_dim)
-            return int(p.slice_dim)
-        return canonical_axis(self, bottom[0], p.axis)
+        return axis_or_legacy_dim(self, bottom[0], self.layer_param.slice_param, "slice_dim")
 
     def _sizes(self, dim, n_top):
         if n_top > dim:
