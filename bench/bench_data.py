@@ -19,18 +19,9 @@ import sys
 import tempfile
 import time
 
+from blas_threads import set_blas_threads  # bench/ is sys.path[0]; this module does not load numpy
 
-def _threads_from_argv(argv):
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--threads="):
-            return arg.split("=", 1)[1]
-    return "2"
-
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, _threads_from_argv(sys.argv[1:]))
+set_blas_threads(sys.argv[1:], override=False)
 
 import numpy as np  # noqa: E402
 
