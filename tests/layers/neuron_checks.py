@@ -46,3 +46,10 @@ def check_propagate_down_false_leaves_bottom_diff(text, x):
     top[0].diff[...] = 1.0
     layer.backward(top, [False], bottom)
     assert np.all(bottom[0].diff == 7.0)
+
+
+def forward_float32(text, x):
+    """The layer's top data for a float32 bottom x; the top keeps x's shape and float32."""
+    _, _, top = run_layer(text, [x], dtype=np.float32)
+    assert top[0].shape == x.shape and top[0].dtype == np.float32
+    return top[0].data

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from caffeine.testing.layer_helpers import run_layer
 from neuron_checks import (check_neuron_gradient, check_propagate_down_false_leaves_bottom_diff,
-                           forward_backward, torch_input_grad)
+                           forward_backward, forward_float32, torch_input_grad)
 
 RNG = np.random.default_rng(13)
 TEXT = 'type: "AbsVal"'
@@ -13,9 +12,8 @@ TEXT = 'type: "AbsVal"'
 
 def test_forward_matches_torch():
     x = RNG.standard_normal((2, 3, 4)).astype(np.float32)
-    _, _, top = run_layer(TEXT, [x], dtype=np.float32)
-    assert top[0].shape == x.shape
-    np.testing.assert_array_equal(top[0].data, torch.abs(torch.from_numpy(x)).numpy())
+    y = forward_float32(TEXT, x)
+    np.testing.assert_array_equal(y, torch.abs(torch.from_numpy(x)).numpy())
 
 
 def test_gradient():

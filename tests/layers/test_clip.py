@@ -5,7 +5,7 @@ import torch
 
 from caffeine.errors import ConfigError
 from caffeine.testing.layer_helpers import run_layer
-from neuron_checks import check_neuron_gradient, forward_backward, torch_input_grad
+from neuron_checks import check_neuron_gradient, forward_backward, forward_float32, torch_input_grad
 
 RNG = np.random.default_rng(15)
 TEXT = 'type: "Clip" clip_param { min: -0.5 max: 0.75 }'
@@ -22,9 +22,8 @@ def away_from_bounds(shape):
 
 def test_forward_matches_torch_clamp():
     x = (RNG.standard_normal((2, 3, 4, 5))).astype(np.float32)
-    _, _, top = run_layer(TEXT, [x], dtype=np.float32)
-    assert top[0].shape == x.shape
-    np.testing.assert_array_equal(top[0].data, torch.clamp(torch.from_numpy(x), -0.5, 0.75).numpy())
+    y = forward_float32(TEXT, x)
+    np.testing.assert_array_equal(y, torch.clamp(torch.from_numpy(x), -0.5, 0.75).numpy())
 
 
 def test_gradient():

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from caffeine.testing.layer_helpers import run_layer
 from neuron_checks import (check_neuron_gradient, check_propagate_down_false_leaves_bottom_diff,
-                           forward_backward, torch_input_grad)
+                           forward_backward, forward_float32, torch_input_grad)
 
 RNG = np.random.default_rng(7)
 
@@ -18,9 +18,8 @@ def relu_text(slope):
 @pytest.mark.parametrize("slope", [0.0, 0.1])
 def test_forward_matches_torch(slope):
     x = RNG.standard_normal((2, 3, 4, 5)).astype(np.float32)
-    _, _, top = run_layer(relu_text(slope), [x], dtype=np.float32)
-    assert top[0].shape == x.shape and top[0].dtype == np.float32
-    np.testing.assert_allclose(top[0].data, F.leaky_relu(torch.from_numpy(x), slope).numpy(), rtol=1e-6)
+    y = forward_float32(relu_text(slope), x)
+    np.testing.assert_allclose(y, F.leaky_relu(torch.from_numpy(x), slope).numpy(), rtol=1e-6)
 
 
 def test_default_is_plain_relu():

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from caffeine.testing.layer_helpers import run_layer
 from neuron_checks import (check_neuron_gradient, check_propagate_down_false_leaves_bottom_diff,
-                           forward_backward, torch_input_grad)
+                           forward_backward, forward_float32, torch_input_grad)
 
 RNG = np.random.default_rng(11)
 TEXT = 'type: "Sigmoid"'
@@ -13,15 +12,14 @@ TEXT = 'type: "Sigmoid"'
 
 def test_forward_matches_torch_float32():
     x = (RNG.standard_normal((2, 3, 4, 5)) * 4).astype(np.float32)
-    _, _, top = run_layer(TEXT, [x], dtype=np.float32)
-    assert top[0].shape == x.shape
-    np.testing.assert_allclose(top[0].data, torch.sigmoid(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
+    y = forward_float32(TEXT, x)
+    np.testing.assert_allclose(y, torch.sigmoid(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
 
 
 def test_extreme_inputs_saturate_without_overflow():
     x = np.array([-1e4, -100.0, 0.0, 100.0, 1e4], dtype=np.float32)
-    _, _, top = run_layer(TEXT, [x], dtype=np.float32)
-    np.testing.assert_allclose(top[0].data, [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-30)
+    y = forward_float32(TEXT, x)
+    np.testing.assert_allclose(y, [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-30)
 
 
 def test_gradient():

@@ -4,8 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from caffeine.testing.layer_helpers import run_layer
-from neuron_checks import check_neuron_gradient, forward_backward, torch_input_grad
+from neuron_checks import check_neuron_gradient, forward_backward, forward_float32, torch_input_grad
 
 RNG = np.random.default_rng(20)
 
@@ -20,17 +19,16 @@ def torch_swish(x, beta):
 
 def test_default_beta_is_silu():
     x = (RNG.standard_normal((2, 3, 4)) * 3).astype(np.float32)
-    _, _, top = run_layer('type: "Swish"', [x], dtype=np.float32)
-    assert top[0].shape == x.shape
-    np.testing.assert_allclose(top[0].data, F.silu(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-6)
+    y = forward_float32('type: "Swish"', x)
+    np.testing.assert_allclose(y, F.silu(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("beta", [1.0, 0.5, 2.0, -1.5])
 def test_forward_matches_torch(beta):
     x = (RNG.standard_normal((2, 3, 4)) * 3).astype(np.float32)
-    _, _, top = run_layer(swish_text(beta), [x], dtype=np.float32)
+    y = forward_float32(swish_text(beta), x)
     expected = torch_swish(torch.from_numpy(x).double(), beta).numpy()
-    np.testing.assert_allclose(top[0].data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("beta", [1.0, 0.5, 2.0, -1.5])
