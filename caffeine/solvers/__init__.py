@@ -5,13 +5,8 @@ legacy ``solver_type`` enum, upgraded on load); the classes can also be used
 directly, as in pycaffe (``caffeine.AdamSolver('solver.prototxt')``), in which case
 the class decides the rule.
 """
-import os
-
-from caffeine.proto import caffe_pb2
-from caffeine.proto import io as proto_io
-from caffeine.proto.upgrade import upgrade_solver
 from caffeine.solvers import updates
-from caffeine.solvers.solver import Solver
+from caffeine.solvers.solver import Solver, load_solver_param
 from caffeine.solvers.validate import line_finder, unknown_type_error
 
 
@@ -45,13 +40,7 @@ SOLVERS = {cls.type: cls for cls in (SGDSolver, NesterovSolver, AdaGradSolver, R
 
 def get_solver(param, source=None):
     """Build the solver named by ``type`` in a solver prototxt path or SolverParameter."""
-    if isinstance(param, (str, os.PathLike)):
-        source = os.fspath(param)
-        param = proto_io.read_solver_param(source)
-    else:
-        copy = caffe_pb2.SolverParameter()
-        copy.CopyFrom(param)
-        param = upgrade_solver(copy, source)
+    param, source = load_solver_param(param, source)
     cls = SOLVERS.get(param.type)
     if cls is None:
         raise unknown_type_error(param.type, list(SOLVERS), source, line_finder(source))

@@ -34,6 +34,17 @@ class _Callback:
         self.on_gradients_ready = on_gradients_ready or (lambda: None)
 
 
+def load_solver_param(param, source=None):
+    """(SolverParameter, source path): a solver prototxt path is read (and upgraded) from
+    disk; a SolverParameter is upgraded on a copy, leaving the caller's message as it was."""
+    if isinstance(param, (str, os.PathLike)):
+        source = os.fspath(param)
+        return proto_io.read_solver_param(source), source
+    copy = caffe_pb2.SolverParameter()
+    copy.CopyFrom(param)
+    return upgrade_solver(copy, source), source
+
+
 class Solver(ScaffoldingMixin, TestNetsMixin):
     """``SGDSolver('solver.prototxt')`` (pycaffe) or ``Solver(SolverParameter)``."""
 
@@ -43,13 +54,7 @@ class Solver(ScaffoldingMixin, TestNetsMixin):
     def __init__(self, param, source=None):
         from caffeine.net import Net  # noqa: PLC0415 - net imports layers lazily
         self._Net = Net
-        if isinstance(param, (str, os.PathLike)):
-            source = os.fspath(param)
-            param = proto_io.read_solver_param(source)
-        else:
-            copy = caffe_pb2.SolverParameter()
-            copy.CopyFrom(param)
-            param = upgrade_solver(copy, source)
+        param, source = load_solver_param(param, source)
         self.source = source
         self.source_dir = os.path.dirname(os.path.abspath(source)) if source else None
         self.param = param
