@@ -110,7 +110,18 @@ def _release_env(key):
                 entry[0].close()
 
 
-class LMDBReader:
+class _ClosedOnExit:
+    """``with db:`` closes it on leaving the block, also on an error (a writer then commits
+    what it was given, so an interrupted run leaves a readable DB)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class LMDBReader(_ClosedOnExit):
     """Read-only, lock-free LMDB: ``len``, ``get(key)``, ordered iteration, cyclic batches."""
 
     backend = LMDB
@@ -179,14 +190,8 @@ class LMDBReader:
         except Exception:
             pass
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class LevelDBReader:
+class LevelDBReader(_ClosedOnExit):
     """LevelDB via plyvel (read-only use), with the same interface as LMDBReader."""
 
     backend = LEVELDB
@@ -240,12 +245,6 @@ class LevelDBReader:
             self.db.close()
             self.db = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def open_db(path, backend=None, layer=None):
     """Open a DB for reading, backend detected from the path (logs ``Opening lmdb PATH``)."""
@@ -255,7 +254,7 @@ def open_db(path, backend=None, layer=None):
     return LMDBReader(path, layer) if found == LMDB else LevelDBReader(path, layer)
 
 
-class LMDBWriter:
+class LMDBWriter(_ClosedOnExit):
     """Transactional LMDB writer whose map grows on MDB_MAP_FULL.
 
     Puts are buffered and committed every ``commit_every`` puts (Caffe committed every
@@ -322,15 +321,8 @@ class LMDBWriter:
             self.env.close()
             self.env = None
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, exc_type, *rest):
-        # commit what was written even on error, so an interrupted run leaves a readable DB
-        self.close()
-
-
-class LevelDBWriter:
+class LevelDBWriter(_ClosedOnExit):
     """LevelDB writer via plyvel (batches of ``commit_every`` puts)."""
 
     def __init__(self, path, commit_every=1000, clear=False, **_):
@@ -364,12 +356,6 @@ class LevelDBWriter:
             self.commit()
             self.db.close()
             self.db = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _human(n):
