@@ -316,3 +316,18 @@ class BaseConvolution(Layer):
 
     def _bias_wanted(self):
         return self.bias_term and self.param_propagate_down[1]
+
+    def _backward_pairs(self, top, propagate_down, bottom, bias_diff=True):
+        """Per (top, bottom) pair: accumulate the bias diff (when bias_diff and it is wanted),
+        then, where the weights or this bottom want a gradient, yield (dy, x, dx) as image
+        views (dx is None where propagate_down is off)."""
+        want_w = self.param_propagate_down[0]
+        for i, (t, b) in enumerate(zip(top, bottom)):
+            dy = self._images(t, data=False)
+            if bias_diff and self._bias_wanted():
+                self._accumulate_bias_diff(dy)
+            if not (want_w or propagate_down[i]):
+                continue
+            x = self._images(b)
+            dx = self._images(b, data=False) if propagate_down[i] else None
+            yield dy, x, dx

@@ -40,14 +40,7 @@ class ConvolutionLayer(BaseConvolution):
         columns = self._forward_columns()
         # the bias gradient comes out of the weight-gradient GEMM when both are wanted
         fold = want_w and self._bias_wanted() and self._fold_bias(columns)
-        for i, (t, b) in enumerate(zip(top, bottom)):
-            dy = self._images(t, data=False)
-            if self._bias_wanted() and not fold:
-                self._accumulate_bias_diff(dy)
-            if not (want_w or propagate_down[i]):
-                continue
-            x = self._images(b)
-            dx = self._images(b, data=False) if propagate_down[i] else None
+        for dy, x, dx in self._backward_pairs(top, propagate_down, bottom, bias_diff=not fold):
             for n0, n1 in self._blocks():
                 rows = self._rows(dy[n0:n1])
                 if want_w:

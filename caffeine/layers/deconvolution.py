@@ -35,14 +35,7 @@ class DeconvolutionLayer(BaseConvolution):
     def backward_cpu(self, top, propagate_down, bottom):
         want_w = self.param_propagate_down[0]
         weights, columns = self._weight_groups(), self._forward_columns()
-        for i, (t, b) in enumerate(zip(top, bottom)):
-            dy = self._images(t, data=False)
-            if self._bias_wanted():
-                self._accumulate_bias_diff(dy)
-            if not (want_w or propagate_down[i]):
-                continue
-            x = self._images(b)
-            dx = self._images(b, data=False) if propagate_down[i] else None
+        for dy, x, dx in self._backward_pairs(top, propagate_down, bottom):
             for n0, n1 in self._blocks():
                 cols = self._columns_of(columns, dy[n0:n1])
                 if want_w:
