@@ -35,6 +35,13 @@ def axis_or_legacy_dim(layer, blob, param, legacy_field):
     return canonical_axis(layer, blob, param.axis)
 
 
+def require_nchw(layer, blob):
+    """Caffe's 4-axis check of the image layers (Pooling, SPP, LRN): (num, channels, height, width)."""
+    if blob.num_axes != 4:
+        raise layer.error("input must have 4 axes, corresponding to (num, channels, height, width)",
+                          cls=ShapeError, blob=blob.name, expected=4, found=blob.num_axes)
+
+
 def blob_label(blobs, i):
     name = getattr(blobs[i], "name", None)
     return f"bottom[{i}] '{name}'" if name else f"bottom[{i}]"

@@ -20,8 +20,8 @@ squares and window sums stay in cache and each blob crosses memory about once pe
 import numpy as np
 
 from caffeine.cuda_layers import lrn_gpu
-from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
+from caffeine.layers.axis_utils import require_nchw
 from caffeine.layers.base import Layer
 
 CHUNK_BYTES = 1 << 18
@@ -86,9 +86,7 @@ class LRNLayer(Layer):
 
     def reshape(self, bottom, top):
         b = bottom[0]
-        if b.num_axes != 4:
-            raise self.error("input must have 4 axes, corresponding to (num, channels, height, width)",
-                             cls=ShapeError, blob=b.name, expected=4, found=b.num_axes)
+        require_nchw(self, b)
         top[0].reshape(b.shape)
 
     # ---- blocks and work buffers ---------------------------------------------------------

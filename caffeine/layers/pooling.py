@@ -8,6 +8,7 @@ none).  The ``engine`` field is accepted and ignored.
 from caffeine.cuda_layers import pooling_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
+from caffeine.layers.axis_utils import require_nchw
 from caffeine.layers.base import Layer
 from caffeine.layers.pooling_ops import MAX, STOCHASTIC, PoolGeometry, Pooler
 
@@ -76,9 +77,7 @@ class PoolingLayer(Layer):
 
     def reshape(self, bottom, top):
         b = bottom[0]
-        if b.num_axes != 4:
-            raise self.error("input must have 4 axes, corresponding to (num, channels, height, width)",
-                             cls=ShapeError, blob=b.name, expected=4, found=b.num_axes)
+        require_nchw(self, b)
         n, c, h, w = b.shape
         kernel = (h, w) if self.global_pooling else self.kernel
         g = self.pooler.geom if self.pooler is not None else None

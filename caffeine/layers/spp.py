@@ -13,6 +13,7 @@ import numpy as np
 
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
+from caffeine.layers.axis_utils import require_nchw
 from caffeine.layers.base import Layer
 from caffeine.layers.pooling_ops import STOCHASTIC, PoolGeometry, Pooler
 
@@ -47,9 +48,7 @@ class SPPLayer(Layer):
 
     def reshape(self, bottom, top):
         b = bottom[0]
-        if b.num_axes != 4:
-            raise self.error("input must have 4 axes, corresponding to (num, channels, height, width)",
-                             cls=ShapeError, blob=b.name, expected=4, found=b.num_axes)
+        require_nchw(self, b)
         n, c, h, w = b.shape
         if h <= 0 or w <= 0:
             raise self.error("input dimensions cannot be zero", cls=ShapeError, blob=b.name,
