@@ -6,7 +6,7 @@ as a pointer, so neither direction reads anything back (except Hinge's label che
 SoftmaxWithLoss's: one flag per forward).
 """
 from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, scalar, work
-from caffeine.layers.labels import label_backprop_error, read_labels
+from caffeine.layers.labels import label_backprop_error, prediction_gradient_wanted, read_labels
 
 
 def _weight(top, dt):
@@ -58,9 +58,7 @@ def sigmoid_ce_forward_gpu(layer, bottom, top):
 
 
 def sigmoid_ce_backward_gpu(layer, top, propagate_down, bottom):
-    if propagate_down[1]:
-        raise label_backprop_error(layer)
-    if not propagate_down[0]:
+    if not prediction_gradient_wanted(layer, propagate_down):
         return
     dt = layer.dtype
     scale = (diff_ro(top[0]).reshape(-1)[:1] / layer._gpu_norm).astype(dt)
@@ -114,9 +112,7 @@ def hinge_forward_gpu(layer, bottom, top):
 
 
 def hinge_backward_gpu(layer, top, propagate_down, bottom):
-    if propagate_down[1]:
-        raise label_backprop_error(layer)
-    if not propagate_down[0]:
+    if not prediction_gradient_wanted(layer, propagate_down):
         return
     dt = layer.dtype
     num = bottom[0].num

@@ -57,10 +57,8 @@ def loss_forward_gpu(layer, bottom, top):
 
 
 def loss_backward_gpu(layer, top, propagate_down, bottom):
-    from caffeine.layers.labels import label_backprop_error
-    if propagate_down[1]:
-        raise label_backprop_error(layer)
-    if not propagate_down[0]:
+    from caffeine.layers.labels import prediction_gradient_wanted
+    if not prediction_gradient_wanted(layer, propagate_down):
         return
     outer, channels, inner = layer.dims
     dt = layer.dtype

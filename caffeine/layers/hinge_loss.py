@@ -12,7 +12,7 @@ from caffeine.cuda_layers import losses_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
-from caffeine.layers.labels import label_backprop_error, read_labels
+from caffeine.layers.labels import prediction_gradient_wanted, read_labels
 
 
 @register_layer("HingeLoss")
@@ -44,9 +44,7 @@ class HingeLossLayer(LossLayer):
         top[0].data[...] = loss / num
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[1]:
-            raise label_backprop_error(self)
-        if not propagate_down[0]:
+        if not prediction_gradient_wanted(self, propagate_down):
             return
         num = bottom[0].num
         weight = top[0].host_diff_readonly.flat[0]

@@ -16,7 +16,8 @@ from caffeine.errors import ShapeError, WeightsError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
 from caffeine.layers.labels import (LOG_THRESHOLD, canonical_axis, check_label_count,
-                                    ignore_label_of, label_backprop_error, read_labels)
+                                    ignore_label_of, label_backprop_error, prediction_gradient_wanted,
+                                    read_labels)
 from caffeine.layers.softmax import softmax, split_axis
 
 
@@ -104,11 +105,10 @@ class InfogainLossLayer(LossLayer):
             top[1].data.reshape(self.dims)[...] = prob
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[1]:
-            raise label_backprop_error(self)
+        wanted = prediction_gradient_wanted(self, propagate_down)
         if len(propagate_down) > 2 and propagate_down[2]:
             raise label_backprop_error(self, "infogain")
-        if not propagate_down[0]:
+        if not wanted:
             return
         h = self._matrix(bottom)
         row_sums = h.sum(axis=1)[self.labels]                # (outer, inner)

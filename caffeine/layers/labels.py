@@ -70,3 +70,11 @@ def canonical_axis(layer, blob, axis, field):
 def label_backprop_error(layer, what="label"):
     """Caffe's LOG(FATAL) '<type> Layer cannot backpropagate to label inputs.'"""
     return layer.error(f"{layer.type} layer cannot backpropagate to {what} inputs")
+
+
+def prediction_gradient_wanted(layer, propagate_down):
+    """A loss layer's backward prologue: propagate_down to the labels (bottom[1]) is an
+    error, as in Caffe; True when the predictions (bottom[0]) want a gradient."""
+    if propagate_down[1]:
+        raise label_backprop_error(layer)
+    return bool(propagate_down[0])

@@ -10,7 +10,7 @@ import numpy as np
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
-from caffeine.layers.labels import LOG_THRESHOLD, label_backprop_error, read_labels
+from caffeine.layers.labels import LOG_THRESHOLD, prediction_gradient_wanted, read_labels
 
 
 @register_layer("MultinomialLogisticLoss")
@@ -32,9 +32,7 @@ class MultinomialLogisticLossLayer(LossLayer):
         top[0].data[...] = -np.log(self.p_true).sum(dtype=np.float64) / num
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[1]:
-            raise label_backprop_error(self)
-        if not propagate_down[0]:
+        if not prediction_gradient_wanted(self, propagate_down):
             return
         num = bottom[0].num
         scale = -top[0].host_diff_readonly.flat[0] / num

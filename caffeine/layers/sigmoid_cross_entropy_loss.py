@@ -16,7 +16,7 @@ from caffeine.cuda_layers import losses_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
-from caffeine.layers.labels import ignore_label_of, label_backprop_error
+from caffeine.layers.labels import ignore_label_of, prediction_gradient_wanted
 
 
 @register_layer("SigmoidCrossEntropyLoss")
@@ -59,9 +59,7 @@ class SigmoidCrossEntropyLossLayer(LossLayer):
         self.sigmoid = 0.5 * np.tanh(0.5 * x) + 0.5  # Caffe's SigmoidLayer form
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[1]:
-            raise label_backprop_error(self)
-        if not propagate_down[0]:
+        if not prediction_gradient_wanted(self, propagate_down):
             return
         diff = self.sigmoid - bottom[1].host_data_readonly.reshape(-1)
         if self.valid is not None:

@@ -14,7 +14,7 @@ from caffeine.cuda_layers import softmax_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
 from caffeine.layers.labels import (FLT_MIN, canonical_axis, check_label_count,
-                                    ignore_label_of, label_backprop_error, read_labels)
+                                    ignore_label_of, prediction_gradient_wanted, read_labels)
 from caffeine.layers.softmax import softmax, split_axis
 
 
@@ -55,9 +55,7 @@ class SoftmaxWithLossLayer(LossLayer):
             top[1].data.reshape(self.dims)[...] = prob
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[1]:
-            raise label_backprop_error(self)
-        if not propagate_down[0]:
+        if not prediction_gradient_wanted(self, propagate_down):
             return
         outer, _, inner = self.dims
         diff = self.prob.copy()
