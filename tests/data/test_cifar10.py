@@ -2,7 +2,6 @@
 import io
 import tarfile
 
-import lmdb
 import numpy as np
 import pytest
 
@@ -10,8 +9,8 @@ from caffeine.cli.main import main
 from caffeine.data import cifar10
 from caffeine.errors import DataError
 from caffeine.io import blobproto_to_array
-from caffeine.proto import caffe_pb2
 from caffeine.proto.io import read_blobproto
+from caffeine.testing.lmdb_contents import read_datums
 
 PER_BATCH = 4
 
@@ -35,20 +34,12 @@ def _write_tar(path, files):
             tar.addfile(info, io.BytesIO(data))
 
 
-def _read(path):
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    with env.begin() as txn:
-        items = [(k, caffe_pb2.Datum.FromString(v)) for k, v in txn.cursor()]
-    env.close()
-    return items
-
-
 def test_from_tar_gz_writes_lmdbs_and_mean(tmp_path, capsys):
     files = _fake_batches()
     _write_tar(tmp_path / "cifar-10-binary.tar.gz", files)
     out = tmp_path / "cifar"
     assert main(["data", "cifar10", str(out), "--from", str(tmp_path / "cifar-10-binary.tar.gz")]) == 0
-    train = _read(out / "train_lmdb")
+    train = read_datums(out / "train_lmdb")
     assert len(train) == 5 * PER_BATCH
     assert [k for k, _ in train] == [b"%05d" % i for i in range(5 * PER_BATCH)]
     planes = np.concatenate([files[n][1] for n in cifar10.TRAIN_FILES])
@@ -56,7 +47,7 @@ def test_from_tar_gz_writes_lmdbs_and_mean(tmp_path, capsys):
     for i, (_, d) in enumerate(train):
         assert (d.channels, d.height, d.width, d.label) == (3, 32, 32, labels[i])
         np.testing.assert_array_equal(np.frombuffer(d.data, np.uint8).reshape(3, 32, 32), planes[i])
-    test = _read(out / "test_lmdb")
+    test = read_datums(out / "test_lmdb")
     assert len(test) == PER_BATCH and test[0][1].label == files["test_batch.bin"][2][0]
     mean = blobproto_to_array(read_blobproto(out / "mean.binaryproto"))
     assert mean.shape == (1, 3, 32, 32)
@@ -70,7 +61,7 @@ def test_from_extracted_folder_with_bgr(tmp_path):
     for name, (data, _, _) in files.items():
         (folder / name).write_bytes(data)
     cifar10.convert(str(tmp_path / "out"), str(tmp_path), bgr=True)
-    d = _read(tmp_path / "out" / "test_lmdb")[2][1]
+    d = read_datums(tmp_path / "out" / "test_lmdb")[2][1]
     np.testing.assert_array_equal(np.frombuffer(d.data, np.uint8).reshape(3, 32, 32),
                                   files["test_batch.bin"][1][2][::-1])
 

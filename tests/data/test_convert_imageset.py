@@ -1,11 +1,10 @@
 """convert_imageset on mixed JPEG/PNG images of random sizes, bad lists, --check_size."""
 import cv2
-import lmdb
 import numpy as np
 import pytest
 
 from caffeine.cli.main import main
-from caffeine.proto import caffe_pb2
+from caffeine.testing.lmdb_contents import read_datums
 
 
 @pytest.fixture
@@ -28,11 +27,7 @@ def image_folder(tmp_path):
 
 
 def _read(path):
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    with env.begin() as txn:
-        items = [(k.decode(), caffe_pb2.Datum.FromString(v)) for k, v in txn.cursor()]
-    env.close()
-    return items
+    return [(k.decode(), d) for k, d in read_datums(path)]
 
 
 def test_resized_datums_equal_opencv_resize_in_bgr_planar(image_folder, tmp_path, capsys):

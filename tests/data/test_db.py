@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 
-import lmdb
 import numpy as np
 import pytest
 
@@ -11,6 +10,7 @@ from caffeine.data.db import (LMDBReader, LMDBWriter, detect_backend, open_db, o
                               write_datums)
 from caffeine.errors import DataError
 from caffeine.proto import caffe_pb2
+from caffeine.testing.lmdb_contents import read_lmdb
 
 
 def _datum(i, size=64):
@@ -23,10 +23,7 @@ def test_written_db_reads_back_in_plain_lmdb(tmp_path):
     with open_writer(path, commit_every=7) as w:
         for i in range(50):
             w.put("%08d" % i, _datum(i))
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    with env.begin() as txn:
-        items = list(txn.cursor())
-    env.close()
+    items = read_lmdb(path)
     assert [k for k, _ in items] == [b"%08d" % i for i in range(50)]
     d = caffe_pb2.Datum()
     d.ParseFromString(items[13][1])

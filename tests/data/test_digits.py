@@ -1,21 +1,13 @@
 """The built-in synthetic digits: counts, determinism, shapes, LMDB layout, CLI."""
 import filecmp
 
-import lmdb
 import numpy as np
 import pytest
 
 from caffeine.cli.main import main
 from caffeine.data import digits
 from caffeine.proto import caffe_pb2
-
-
-def _read(path):
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    with env.begin() as txn:
-        items = list(txn.cursor())
-    env.close()
-    return items
+from caffeine.testing.lmdb_contents import read_lmdb
 
 
 def test_generate_shapes_labels_and_determinism():
@@ -59,22 +51,22 @@ def test_build_writes_mnist_layout_byte_identically(tmp_path):
     digits.build(tmp_path / "a", train=120, test=40, seed=5)
     digits.build(tmp_path / "b", train=120, test=40, seed=5)
     for split, n in (("train", 120), ("test", 40)):
-        items = _read(tmp_path / "a" / f"{split}_lmdb")
+        items = read_lmdb(tmp_path / "a" / f"{split}_lmdb")
         assert [k for k, _ in items] == [b"%08d" % i for i in range(n)]
         d = caffe_pb2.Datum.FromString(items[0][1])
         assert (d.channels, d.height, d.width, len(d.data), d.encoded) == (1, 28, 28, 784, False)
         assert 0 <= d.label <= 9
         assert filecmp.cmp(tmp_path / "a" / f"{split}_lmdb" / "data.mdb",
                            tmp_path / "b" / f"{split}_lmdb" / "data.mdb", shallow=False)
-    train = {v for _, v in _read(tmp_path / "a" / "train_lmdb")}
-    test = {v for _, v in _read(tmp_path / "a" / "test_lmdb")}
+    train = {v for _, v in read_lmdb(tmp_path / "a" / "train_lmdb")}
+    test = {v for _, v in read_lmdb(tmp_path / "a" / "test_lmdb")}
     assert not train & test                                            # distinct splits
 
 
 def test_cli(tmp_path, capsys):
     assert main(["data", "digits", str(tmp_path / "d"), "--train", "50", "--test", "20"]) == 0
     assert "50 train and 20 test digits" in capsys.readouterr().out
-    assert len(_read(tmp_path / "d" / "test_lmdb")) == 20
+    assert len(read_lmdb(tmp_path / "d" / "test_lmdb")) == 20
     assert main(["data", "digits", str(tmp_path / "d"), "-train", "-5"]) == 2
 
 

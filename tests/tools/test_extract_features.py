@@ -1,10 +1,10 @@
 """extract_features: forward a net over an LMDB and store blobs as float Datums."""
-import lmdb
 import numpy as np
 
 from caffeine.cli.main import main
 from caffeine.data.db import write_datums
 from caffeine.proto import caffe_pb2
+from caffeine.testing.lmdb_contents import read_datums
 
 NET = """
 layer { name: "data" type: "Data" top: "data" top: "label"
@@ -14,14 +14,6 @@ layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
                               bias_filler { type: "constant" value: 0.25 } } }
 layer { name: "s" type: "Silence" bottom: "label" }
 """
-
-
-def _read(path):
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    with env.begin() as txn:
-        items = [(k, caffe_pb2.Datum.FromString(v)) for k, v in txn.cursor()]
-    env.close()
-    return items
 
 
 def test_extracts_blobs_as_float_datums(tmp_path, capsys):
@@ -37,7 +29,7 @@ def test_extracts_blobs_as_float_datums(tmp_path, capsys):
     status = main(["extract_features", str(tmp_path / "w.caffemodel"), str(model), "ip,data",
                    f"{tmp_path / 'f_ip'},{tmp_path / 'f_data'}", "3", "lmdb"])
     assert status == 0, capsys.readouterr().err
-    feats = _read(tmp_path / "f_ip")
+    feats = read_datums(tmp_path / "f_ip")
     assert [k for k, _ in feats] == [b"%010d" % i for i in range(9)]       # 3 batches of 3
     order = [i % 5 for i in range(9)]                                     # the DB wraps around
     x = images[order].reshape(9, -1).astype(np.float32) * 0.1
@@ -46,7 +38,7 @@ def test_extracts_blobs_as_float_datums(tmp_path, capsys):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     d = feats[0][1]
     assert (d.channels, d.height, d.width) == (4, 1, 1)
-    data = _read(tmp_path / "f_data")
+    data = read_datums(tmp_path / "f_data")
     assert (data[0][1].channels, data[0][1].height, data[0][1].width) == (2, 3, 3)
     assert main(["extract_features", str(tmp_path / "w.caffemodel"), str(model), "nope",
                  str(tmp_path / "f_nope"), "1"]) == 2
