@@ -91,3 +91,17 @@ def python_env():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def record_losses(solver):
+    """Wrap ``solver.net.forward_backward`` so that every loss it returns is appended to
+    the list this returns (one entry per forward/backward, iter_size of them a step)."""
+    losses = []
+    original = solver.net.forward_backward
+
+    def forward_backward():
+        losses.append(original())
+        return losses[-1]
+
+    solver.net.forward_backward = forward_backward
+    return losses

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from caffeine.solvers import SOLVERS, get_solver
-from solver_testlib import run_cli, solver_param
+from solver_testlib import record_losses, run_cli, solver_param
 
 # Caffe's cifar10_quick layers (conv32-pool-conv32-avepool-conv64-avepool-ip64-ip10) on 1x28x28 digits.
 QUICK_NET = """
@@ -78,14 +78,7 @@ def test_rule_trains_cifar10_quick_sized_net(rule, digits):
         random_seed: 1701 snapshot_after_train: false average_loss: 10""",
                      net=QUICK_NET.replace("SOURCE", str(digits)))
     solver = get_solver(p)
-    losses = []
-    original = solver.net.forward_backward
-
-    def forward_backward():
-        losses.append(original())
-        return losses[-1]
-
-    solver.net.forward_backward = forward_backward
+    losses = record_losses(solver)
     initial = [b.data.copy() for b in solver.net.learnable_params]
     try:
         solver.solve()    # the divergence guard raises TrainingDiverged on NaN/Inf

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from caffeine.solvers import SGDSolver, get_solver
-from solver_testlib import TINY_NET, solver_param, write
+from solver_testlib import TINY_NET, record_losses, solver_param, write
 
 # Caffe's tools/extra/parse_log.py patterns
 ITERATION = re.compile(r"Iteration (\d+)")
@@ -79,14 +79,7 @@ def test_average_loss_and_iter_size_smoothing():
     p = solver_param("""base_lr: 0.01 lr_policy: "fixed" max_iter: 7 iter_size: 2 average_loss: 3
         random_seed: 3 snapshot_after_train: false""")
     solver = get_solver(p)
-    losses = []
-    original = solver.net.forward_backward
-
-    def forward_backward():
-        losses.append(original())
-        return losses[-1]
-
-    solver.net.forward_backward = forward_backward
+    losses = record_losses(solver)
     solver.step(7)
     per_iter = [np.float32((np.float32(a) + np.float32(b)) / np.float32(2))
                 for a, b in zip(losses[::2], losses[1::2])]
