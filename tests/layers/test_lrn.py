@@ -1,6 +1,5 @@
 """LRN: both regions against torch / numpy transcriptions of Caffe's formulas / OpenCV dnn,
 gradient checks, bad parameters."""
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -9,6 +8,7 @@ import torch.nn.functional as F
 from caffeine.errors import ConfigError
 from caffeine.testing.gradient_check import check_gradient
 from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.opencv_reference import opencv_forward
 
 RNG = np.random.default_rng(2024)
 
@@ -98,17 +98,6 @@ def test_within_window_larger_than_image():
 
 
 # ---- OpenCV dnn (its Caffe importer ignores lrn_param.k, so k = 1 here) ----------------------
-def opencv_forward(tmp_path, layer_text, x):
-    n, c, h, w = x.shape
-    proto = tmp_path / "deploy.prototxt"
-    proto.write_text(f'name: "t"\nlayer {{ name: "data" type: "Input" top: "data" input_param {{ shape {{ '
-                     f'dim: {n} dim: {c} dim: {h} dim: {w} }} }} }}\n'
-                     f'layer {{ name: "l" bottom: "data" top: "l" {layer_text} }}\n')
-    net = cv2.dnn.readNetFromCaffe(str(proto))
-    net.setInput(x)
-    return net.forward("l")
-
-
 @pytest.mark.parametrize("region", ["ACROSS_CHANNELS", "WITHIN_CHANNEL"])
 @pytest.mark.parametrize("size,alpha,beta", [(3, 0.3, 0.75), (5, 1e-4, 0.75), (5, 2.0, 0.5)])
 def test_matches_opencv_dnn(tmp_path, region, size, alpha, beta):

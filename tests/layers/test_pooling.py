@@ -3,7 +3,6 @@ transcription of Caffe's PoolingLayer (where torch's shapes differ), vs OpenCV d
 checks, the MAX mask top, STOCHASTIC pooling, and bad parameters."""
 import math
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,6 +14,7 @@ from caffeine.layers import pooling_ops
 from caffeine.proto import caffe_pb2
 from caffeine.testing.gradient_check import check_gradient
 from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.opencv_reference import opencv_forward
 
 RNG = np.random.default_rng(1234)
 FLT_MAX = float(np.finfo(np.float32).max)
@@ -289,17 +289,6 @@ def test_propagate_down_false_leaves_diff():
 
 
 # ---- OpenCV dnn --------------------------------------------------------------------------
-def opencv_forward(tmp_path, layer_text, x):
-    n, c, h, w = x.shape
-    proto = tmp_path / "deploy.prototxt"
-    proto.write_text(f'name: "t"\nlayer {{ name: "data" type: "Input" top: "data" input_param {{ shape {{ '
-                     f'dim: {n} dim: {c} dim: {h} dim: {w} }} }} }}\n'
-                     f'layer {{ name: "l" bottom: "data" top: "l" {layer_text} }}\n')
-    net = cv2.dnn.readNetFromCaffe(str(proto))
-    net.setInput(x.astype(np.float32))
-    return net.forward("l")
-
-
 @pytest.mark.parametrize("pool", ["MAX", "AVE"])
 @pytest.mark.parametrize("hw,k,s,p", [((7, 7), 3, 2, 0), ((7, 7), 3, 2, 1), ((6, 8), 3, 2, 1),
                                       ((8, 8), 2, 2, 0), ((7, 5), 3, 2, 0)])
