@@ -226,9 +226,8 @@ class Net(NetWeightsMixin, NetDebugMixin):
         owner = self._all_params[owner_id]
         self._param_owner.append(owner_id)
         mode = spec.share_mode
-        if mode == 1 and owner.shape != pblob.shape:  # PERMISSIVE checks only the count
-            pass
-        if (mode == 1 and owner.count() != pblob.count()) or (mode != 1 and owner.shape != pblob.shape):
+        permissive = mode == spec.PERMISSIVE  # PERMISSIVE compares counts, STRICT whole shapes
+        if (permissive and owner.count() != pblob.count()) or (not permissive and owner.shape != pblob.shape):
             raise self._err(ShapeError(
                 f"cannot share param '{name}': shapes differ", field="param",
                 expected=owner.shape, found=pblob.shape), lp)
@@ -245,8 +244,7 @@ class Net(NetWeightsMixin, NetDebugMixin):
         for i, owner_id in enumerate(self._param_owner):
             if owner_id >= 0:
                 owner = self._all_params[owner_id]
-                blob = self._all_params[i]
-                blob.reshape(owner.shape) if blob.count() == owner.count() else None
+                blob = self._all_params[i]   # counts are equal: _append_param checked them
                 blob.share_data(owner)
                 blob.share_diff(owner)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from caffeine import TEST, TRAIN, backend
-from caffeine.errors import ConfigError, LayerConfigError, WeightsError
+from caffeine.errors import ConfigError, LayerConfigError, ShapeError, WeightsError
 from caffeine.net import Net
 from caffeine.proto import io as proto_io
 
@@ -191,3 +191,22 @@ def test_prototxt_file_errors_name_file_and_line(tmp_path):
 def test_float64_net_for_gradient_checks():
     net = make_net(dtype=np.float64)
     assert net.blobs["ip1"].dtype == np.float64 and net.params["ip1"][0].dtype == np.float64
+
+
+SHARED_MODES = '''
+layer { name: "data" type: "Input" top: "x" top: "img"
+        input_param { shape { dim: 4 dim: 3 } shape { dim: 4 dim: 3 dim: 2 dim: 2 } } }
+layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" param { name: "w" }
+        inner_product_param { num_output: 2 bias_term: false } }
+layer { name: "conv" type: "Convolution" bottom: "img" top: "z" param { name: "w" MODE }
+        convolution_param { num_output: 2 kernel_size: 1 bias_term: false } }
+'''
+
+
+def test_param_sharing_share_mode_strict_and_permissive():
+    """STRICT (default) needs equal shapes; PERMISSIVE only equal counts (Caffe's ParamSpec)."""
+    with pytest.raises(ShapeError, match="cannot share param 'w'"):
+        make_net(SHARED_MODES.replace("MODE", ""))
+    net = make_net(SHARED_MODES.replace("MODE", "share_mode: PERMISSIVE"))
+    ip_w, conv_w = net.params["ip"][0], net.params["conv"][0]
+    assert ip_w.shape == (2, 3) and conv_w.shape == (2, 3, 1, 1) and conv_w.shares_data_with(ip_w)
