@@ -5,6 +5,7 @@ The bias is a learned blob of shape bottom[0].shape[axis:axis+num_axes]
 In-place (top is bottom[0]) is allowed.
 """
 from caffeine import fillers
+from caffeine.cuda_layers import scale_bias_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import broadcast_dims, param_shape
 from caffeine.layers.base import Layer
@@ -16,6 +17,7 @@ class BiasLayer(Layer):
     max_bottom = 2
     exact_num_top = 1
     allow_inplace = True
+    has_gpu_kernel = True  # layers_cuda/scale_bias.cu
 
     def setup(self, bottom, top):
         p = self.layer_param.bias_param
@@ -55,3 +57,9 @@ class BiasLayer(Layer):
                 bottom[1].diff.reshape(dim)[...] = grad
         if propagate_down[0] and top[0] is not bottom[0]:
             bottom[0].diff[...] = top[0].diff
+
+    def forward_gpu(self, bottom, top):
+        scale_bias_gpu.bias_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        scale_bias_gpu.bias_backward_gpu(self, top, propagate_down, bottom)

@@ -10,6 +10,7 @@ In-place (top is bottom[0]) is allowed: the input is kept for the scale gradient
 import numpy as np
 
 from caffeine import fillers
+from caffeine.cuda_layers import scale_bias_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import broadcast_dims, param_shape
 from caffeine.layers.base import Layer
@@ -21,6 +22,7 @@ class ScaleLayer(Layer):
     max_bottom = 2
     exact_num_top = 1
     allow_inplace = True
+    has_gpu_kernel = True  # layers_cuda/scale_bias.cu
 
     def setup(self, bottom, top):
         p = self.layer_param.scale_param
@@ -87,3 +89,9 @@ class ScaleLayer(Layer):
         if propagate_down[0]:
             # read dy before writing: in-place, bottom diff and top diff are the same memory
             bottom[0].diff.reshape(outer, dim, inner)[...] = dy * scale.data.reshape(1, dim, 1)
+
+    def forward_gpu(self, bottom, top):
+        scale_bias_gpu.scale_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        scale_bias_gpu.scale_backward_gpu(self, top, propagate_down, bottom)
