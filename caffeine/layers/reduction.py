@@ -2,6 +2,7 @@
 (Caffe's ReductionLayer).  The top keeps the leading axes: shape ``bottom.shape[:axis]``."""
 import numpy as np
 
+from caffeine.cuda_layers import reduction_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import canonical_axis
 from caffeine.layers.base import Layer
@@ -11,6 +12,7 @@ from caffeine.layers.base import Layer
 class ReductionLayer(Layer):
     exact_num_bottom = 1
     exact_num_top = 1
+    has_gpu_kernel = True  # layers_cuda/reduction.cu
 
     def setup(self, bottom, top):
         R = self.caffe_pb2.ReductionParameter
@@ -53,3 +55,9 @@ class ReductionLayer(Layer):
             out[...] = 2 * bottom[0].data.reshape(self.num, self.dim) * g
         else:
             out[...] = np.broadcast_to(g, out.shape)
+
+    def forward_gpu(self, bottom, top):
+        reduction_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        reduction_gpu.backward_gpu(self, top, propagate_down, bottom)
