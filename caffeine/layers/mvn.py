@@ -11,6 +11,7 @@ default eps = 1e-9.
 """
 import numpy as np
 
+from caffeine.cuda_layers import mvn_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
 
@@ -20,6 +21,7 @@ class MVNLayer(Layer):
     exact_num_bottom = 1
     exact_num_top = 1
     allow_inplace = True
+    has_gpu_kernel = True  # layers_cuda/mvn.cu
 
     def reshape(self, bottom, top):
         p = self.layer_param.mvn_param
@@ -52,3 +54,9 @@ class MVNLayer(Layer):
             dx -= y * (np.mean(dy * y, axis=1, keepdims=True) * ratio)
             dx /= self.denom
         bottom[0].diff.reshape(self.rows, self.dim)[...] = dx
+
+    def forward_gpu(self, bottom, top):
+        mvn_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        mvn_gpu.backward_gpu(self, top, propagate_down, bottom)

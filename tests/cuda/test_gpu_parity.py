@@ -38,7 +38,7 @@ def test_kernel_layers_declare_gpu():
                 "ELU", "BNLL", "AbsVal", "Clip", "Swish", "Threshold", "Power", "Exp", "Log", "Dropout",
                 "Softmax", "SoftmaxWithLoss", "BatchNorm", "Concat", "Slice", "Crop", "Tile", "Eltwise",
                 "EuclideanLoss", "SigmoidCrossEntropyLoss", "ContrastiveLoss", "HingeLoss", "Pooling", "LRN",
-                "Split", "Flatten", "Reshape", "Silence", "Scale", "Bias", "Reduction"}
+                "Split", "Flatten", "Reshape", "Silence", "Scale", "Bias", "Reduction", "MVN"}
     status = layer_types()
     missing = sorted(t for t in expected if not status[t]["gpu"])
     assert not missing, missing
