@@ -38,6 +38,32 @@ extern "C" __global__ void max_pool_forward(
   }
 }
 
+// The gradient of bottom element `index`: the sum of the top diffs of the windows whose
+// mask (an index into the H x W plane) names it.  Shared by MAX and STOCHASTIC-train backward.
+__device__ __forceinline__ Dtype mask_routed_gradient(
+    const int index, const Dtype* top_diff, const int* mask, const int height, const int width,
+    const int pooled_height, const int pooled_width, const int kernel_h, const int kernel_w,
+    const int stride_h, const int stride_w, const int pad_h, const int pad_w) {
+  const int w = index % width;
+  const int h = (index / width) % height;
+  const int plane = index / (width * height);
+  const int phstart = (h + pad_h < kernel_h) ? 0 : (h + pad_h - kernel_h) / stride_h + 1;
+  const int phend = kmin((h + pad_h) / stride_h + 1, pooled_height);
+  const int pwstart = (w + pad_w < kernel_w) ? 0 : (w + pad_w - kernel_w) / stride_w + 1;
+  const int pwend = kmin((w + pad_w) / stride_w + 1, pooled_width);
+  const long long offset = (long long)plane * pooled_height * pooled_width;
+  const int me = h * width + w;
+  Dtype gradient = 0;
+  for (int ph = phstart; ph < phend; ++ph) {
+    for (int pw = pwstart; pw < pwend; ++pw) {
+      if (mask[offset + ph * pooled_width + pw] == me) {
+        gradient += top_diff[offset + ph * pooled_width + pw];
+      }
+    }
+  }
+  return gradient;
+}
+
 // One thread per bottom element: sums the top diffs of the windows whose mask is it.
 extern "C" __global__ void max_pool_backward(
     const int n, const Dtype* top_diff, const int* mask, const int channels, const int height,
@@ -45,24 +71,9 @@ extern "C" __global__ void max_pool_backward(
     const int kernel_w, const int stride_h, const int stride_w, const int pad_h, const int pad_w,
     Dtype* bottom_diff) {
   CUDA_KERNEL_LOOP(index, n) {
-    const int w = index % width;
-    const int h = (index / width) % height;
-    const int plane = index / (width * height);
-    const int phstart = (h + pad_h < kernel_h) ? 0 : (h + pad_h - kernel_h) / stride_h + 1;
-    const int phend = kmin((h + pad_h) / stride_h + 1, pooled_height);
-    const int pwstart = (w + pad_w < kernel_w) ? 0 : (w + pad_w - kernel_w) / stride_w + 1;
-    const int pwend = kmin((w + pad_w) / stride_w + 1, pooled_width);
-    const long long offset = (long long)plane * pooled_height * pooled_width;
-    const int me = h * width + w;
-    Dtype gradient = 0;
-    for (int ph = phstart; ph < phend; ++ph) {
-      for (int pw = pwstart; pw < pwend; ++pw) {
-        if (mask[offset + ph * pooled_width + pw] == me) {
-          gradient += top_diff[offset + ph * pooled_width + pw];
-        }
-      }
-    }
-    bottom_diff[index] = gradient;
+    bottom_diff[index] = mask_routed_gradient(index, top_diff, mask, height, width, pooled_height,
+                                              pooled_width, kernel_h, kernel_w, stride_h, stride_w,
+                                              pad_h, pad_w);
   }
 }
 
@@ -215,24 +226,9 @@ extern "C" __global__ void sto_pool_backward_train(
     const int width, const int pooled_height, const int pooled_width, const int kernel_h,
     const int kernel_w, const int stride_h, const int stride_w, Dtype* bottom_diff) {
   CUDA_KERNEL_LOOP(index, n) {
-    const int w = index % width;
-    const int h = (index / width) % height;
-    const int plane = index / (width * height);
-    const int phstart = (h < kernel_h) ? 0 : (h - kernel_h) / stride_h + 1;
-    const int phend = kmin(h / stride_h + 1, pooled_height);
-    const int pwstart = (w < kernel_w) ? 0 : (w - kernel_w) / stride_w + 1;
-    const int pwend = kmin(w / stride_w + 1, pooled_width);
-    const long long offset = (long long)plane * pooled_height * pooled_width;
-    const int me = h * width + w;
-    Dtype gradient = 0;
-    for (int ph = phstart; ph < phend; ++ph) {
-      for (int pw = pwstart; pw < pwend; ++pw) {
-        if (mask[offset + ph * pooled_width + pw] == me) {
-          gradient += top_diff[offset + ph * pooled_width + pw];
-        }
-      }
-    }
-    bottom_diff[index] = gradient;
+    bottom_diff[index] = mask_routed_gradient(index, top_diff, mask, height, width, pooled_height,
+                                              pooled_width, kernel_h, kernel_w, stride_h, stride_w,
+                                              0, 0);
   }
 }
 
