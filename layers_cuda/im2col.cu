@@ -75,23 +75,38 @@ extern "C" __global__ void col2im_2d(
 
 #define MAX_ND 8  // spatial axes supported by the N-D kernels
 
+struct NdGeom {
+  const int *im_shape, *col_shape, *kernel, *pad, *stride, *dilation;
+  int im_size, spatial, kernel_size;
+};
+
+// geom holds 6 * num_axes ints (see im2col_nd); also the image, column and kernel sizes.
+__device__ __forceinline__ NdGeom unpack_nd_geom(const int* geom, const int num_axes) {
+  NdGeom g;
+  g.im_shape = geom;
+  g.col_shape = geom + num_axes;
+  g.kernel = geom + 2 * num_axes;
+  g.pad = geom + 3 * num_axes;
+  g.stride = geom + 4 * num_axes;
+  g.dilation = geom + 5 * num_axes;
+  g.im_size = g.spatial = g.kernel_size = 1;
+  for (int a = 0; a < num_axes; ++a) {
+    g.im_size *= g.im_shape[a];
+    g.spatial *= g.col_shape[a];
+    g.kernel_size *= g.kernel[a];
+  }
+  return g;
+}
+
 // geom holds 6 * num_axes ints: image shape, column (output) shape, kernel, pad, stride,
 // dilation, each per spatial axis.
 extern "C" __global__ void im2col_nd(
     const int n, const Dtype* data_im, const int num, const int channels, const int num_axes,
     const int* geom, Dtype* data_col) {
-  const int* im_shape = geom;
-  const int* col_shape = geom + num_axes;
-  const int* kernel = geom + 2 * num_axes;
-  const int* pad = geom + 3 * num_axes;
-  const int* stride = geom + 4 * num_axes;
-  const int* dilation = geom + 5 * num_axes;
-  int im_size = 1, spatial = 1, kernel_size = 1;
-  for (int a = 0; a < num_axes; ++a) {
-    im_size *= im_shape[a];
-    spatial *= col_shape[a];
-    kernel_size *= kernel[a];
-  }
+  const NdGeom g = unpack_nd_geom(geom, num_axes);
+  const int *im_shape = g.im_shape, *col_shape = g.col_shape, *kernel = g.kernel;
+  const int *pad = g.pad, *stride = g.stride, *dilation = g.dilation;
+  const int im_size = g.im_size, spatial = g.spatial, kernel_size = g.kernel_size;
   CUDA_KERNEL_LOOP(index, n) {
     const int o = index % spatial;
     const int b = (index / spatial) % num;
@@ -127,18 +142,10 @@ extern "C" __global__ void im2col_nd(
 extern "C" __global__ void col2im_nd(
     const int n, const Dtype* data_col, const int num, const int channels, const int num_axes,
     const int* geom, Dtype* data_im) {
-  const int* im_shape = geom;
-  const int* col_shape = geom + num_axes;
-  const int* kernel = geom + 2 * num_axes;
-  const int* pad = geom + 3 * num_axes;
-  const int* stride = geom + 4 * num_axes;
-  const int* dilation = geom + 5 * num_axes;
-  int im_size = 1, spatial = 1, kernel_size = 1;
-  for (int a = 0; a < num_axes; ++a) {
-    im_size *= im_shape[a];
-    spatial *= col_shape[a];
-    kernel_size *= kernel[a];
-  }
+  const NdGeom g = unpack_nd_geom(geom, num_axes);
+  const int *im_shape = g.im_shape, *col_shape = g.col_shape, *kernel = g.kernel;
+  const int *pad = g.pad, *stride = g.stride, *dilation = g.dilation;
+  const int im_size = g.im_size, spatial = g.spatial, kernel_size = g.kernel_size;
   CUDA_KERNEL_LOOP(index, n) {
     const int b = index / (im_size * channels);
     const int c = (index / im_size) % channels;
