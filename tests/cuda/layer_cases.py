@@ -5,6 +5,9 @@ compare: "exact" (CPU and GPU must agree to float32 rounding), "random" (the two
 different random numbers: a per-type consistency check instead), "host" (a host-only data
 layer: forward only, its GPU path is the host fallback).
 """
+import importlib
+import pathlib
+
 import numpy as np
 
 TRAIN, TEST = 0, 1
@@ -234,3 +237,18 @@ HOST_ONLY_WITHOUT_CASE = {
     "Data": "reads an LMDB", "ImageData": "reads image files", "HDF5Data": "reads HDF5 files",
     "HDF5Output": "writes HDF5 files", "WindowData": "reads image windows", "Python": "runs user code",
 }
+
+
+def _more_cases():
+    """Cases and kernel-declaring types from tests/cuda/cases_<topic>.py modules (each has
+    ``CASES`` and ``GPU_TYPES``), so a kernel family keeps its parity cases in its own file."""
+    cases, gpu_types = [], set()
+    for path in sorted(pathlib.Path(__file__).parent.glob("cases_*.py")):
+        module = importlib.import_module(path.stem)
+        cases += module.CASES
+        gpu_types |= set(getattr(module, "GPU_TYPES", ()))
+    return cases, gpu_types
+
+
+_extra_cases, EXTRA_GPU_TYPES = _more_cases()
+CASES += _extra_cases

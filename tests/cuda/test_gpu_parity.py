@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from caffeine.layers import layer_types
-from layer_cases import CASES, HOST_ONLY_WITHOUT_CASE
+from layer_cases import CASES, EXTRA_GPU_TYPES, HOST_ONLY_WITHOUT_CASE
 from parity_lib import assert_same, check_random, run_case
 
 KINDS = ["emulated", pytest.param("cuda", marks=pytest.mark.gpu)]
@@ -38,7 +38,7 @@ def test_kernel_layers_declare_gpu():
                 "ELU", "BNLL", "AbsVal", "Clip", "Swish", "Threshold", "Power", "Exp", "Log", "Dropout",
                 "Softmax", "SoftmaxWithLoss", "BatchNorm", "Concat", "Slice", "Crop", "Tile", "Eltwise",
                 "EuclideanLoss", "SigmoidCrossEntropyLoss", "ContrastiveLoss", "HingeLoss", "Pooling", "LRN",
-                "Split", "Flatten", "Reshape", "Silence", "Scale", "Bias", "Reduction", "MVN"}
+                "Split", "Flatten", "Reshape", "Silence", "Scale", "Bias", "Reduction", "MVN"} | EXTRA_GPU_TYPES
     status = layer_types()
     missing = sorted(t for t in expected if not status[t]["gpu"])
     assert not missing, missing
