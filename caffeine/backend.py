@@ -220,10 +220,25 @@ def set_rng_state(state):
     _rng["gen"].bit_generator.state = state
 
 
+# cudaDeviceAttr numbers (stable across CUDA versions) for fields CUDA 13 dropped from
+# cudaDeviceProp (clockRate is one: CuPy built for CUDA 13 no longer reports it there).
+_DEVICE_ATTRIBUTES = {"clockRate": 13}
+
+
 def device_properties(device_id):
     """Caffe's DeviceQuery fields for one GPU."""
     cp = cupy_or_raise()
-    p = cp.cuda.runtime.getDeviceProperties(int(device_id))
+    device_id = int(device_id)
+    p = cp.cuda.runtime.getDeviceProperties(device_id)
+
+    def field(key):
+        if key in p:
+            return p[key]
+        try:
+            return cp.cuda.runtime.deviceGetAttribute(_DEVICE_ATTRIBUTES[key], device_id)
+        except Exception:  # not reported by this CUDA version
+            return "n/a"
+
     name = p["name"].decode() if isinstance(p["name"], bytes) else p["name"]
     return {
         "Device id": device_id,
@@ -235,5 +250,5 @@ def device_properties(device_id):
         "Warp size": p["warpSize"],
         "Maximum threads per block": p["maxThreadsPerBlock"],
         "Number of multiprocessors": p["multiProcessorCount"],
-        "Clock rate": p["clockRate"],
+        "Clock rate": field("clockRate"),
     }
