@@ -12,6 +12,7 @@ receives the probabilities.  No gradient into the labels or into H.
 """
 import numpy as np
 
+from caffeine.cuda_layers import prob_losses_gpu
 from caffeine.errors import ShapeError, WeightsError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
@@ -29,6 +30,7 @@ class InfogainLossLayer(LossLayer):
     exact_num_top = None
     min_top = 1
     max_top = 2
+    has_gpu_kernel = True  # layers_cuda/prob_losses.cu (+ softmax.cu's softmax_forward)
 
     def allow_force_backward(self, bottom_index):
         return bottom_index == 0
@@ -117,3 +119,9 @@ class InfogainLossLayer(LossLayer):
         diff *= self.valid[:, None, :]
         diff *= top[0].host_diff_readonly.flat[0] / self.norm
         bottom[0].diff.reshape(self.dims)[...] = diff
+
+    def forward_gpu(self, bottom, top):
+        prob_losses_gpu.infogain_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        prob_losses_gpu.infogain_backward_gpu(self, top, propagate_down, bottom)

@@ -7,6 +7,7 @@ floor is used in backward: dp[n, label] = -loss_weight / (N * max(p, 1e-20)).
 """
 import numpy as np
 
+from caffeine.cuda_layers import prob_losses_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import LossLayer
@@ -15,6 +16,7 @@ from caffeine.layers.labels import LOG_THRESHOLD, prediction_gradient_wanted, re
 
 @register_layer("MultinomialLogisticLoss")
 class MultinomialLogisticLossLayer(LossLayer):
+    has_gpu_kernel = True  # layers_cuda/prob_losses.cu
 
     def reshape(self, bottom, top):
         super().reshape(bottom, top)
@@ -39,3 +41,9 @@ class MultinomialLogisticLossLayer(LossLayer):
         diff = bottom[0].diff.reshape(num, -1)
         diff[...] = 0
         diff[np.arange(num), self.labels] = scale / self.p_true
+
+    def forward_gpu(self, bottom, top):
+        prob_losses_gpu.mll_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        prob_losses_gpu.mll_backward_gpu(self, top, propagate_down, bottom)
