@@ -11,6 +11,7 @@ optional top[1] (shape (C,)) = per-class accuracy, 0 for a class with no label.
 """
 import numpy as np
 
+from caffeine.cuda_layers import accuracy_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
 from caffeine.layers.labels import canonical_axis, check_label_count, ignore_label_of, read_labels
@@ -22,6 +23,7 @@ class AccuracyLayer(Layer):
     exact_num_bottom = 2
     min_top = 1
     max_top = 2
+    has_gpu_kernel = True  # layers_cuda/accuracy.cu
 
     def setup(self, bottom, top):
         param = self.layer_param.accuracy_param
@@ -63,3 +65,9 @@ class AccuracyLayer(Layer):
             per_class = np.zeros(channels)
             np.divide(per_class_right, per_class_num, out=per_class, where=per_class_num > 0)
             top[1].data[...] = per_class
+
+    def forward_gpu(self, bottom, top):
+        accuracy_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        accuracy_gpu.backward_gpu(self, top, propagate_down, bottom)
