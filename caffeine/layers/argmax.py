@@ -11,6 +11,7 @@ Indices are written as floats, as Caffe does.  No backward.
 """
 import numpy as np
 
+from caffeine.cuda_layers import argmax_gpu
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
 from caffeine.layers.labels import canonical_axis
@@ -30,6 +31,7 @@ def top_k_desc(x, k):
 class ArgMaxLayer(Layer):
     exact_num_bottom = 1
     exact_num_top = 1
+    has_gpu_kernel = True  # layers_cuda/argmax.cu
 
     def setup(self, bottom, top):
         param = self.layer_param.argmax_param
@@ -78,3 +80,9 @@ class ArgMaxLayer(Layer):
             out[:, 0, :] = index
             if self.out_max_val:
                 out[:, 1, :] = value
+
+    def forward_gpu(self, bottom, top):
+        argmax_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        argmax_gpu.backward_gpu(self, top, propagate_down, bottom)
