@@ -5,6 +5,7 @@ backward adds every top item's diff into the bottom item it came from.
 """
 import numpy as np
 
+from caffeine.cuda_layers import index_copy_gpu
 from caffeine.errors import DataError, ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
@@ -14,6 +15,7 @@ from caffeine.layers.base import Layer
 class BatchReindexLayer(Layer):
     exact_num_bottom = 2
     exact_num_top = 1
+    has_gpu_kernel = True  # layers_cuda/index_copy.cu
 
     def allow_force_backward(self, bottom_index):
         return bottom_index == 0
@@ -49,3 +51,9 @@ class BatchReindexLayer(Layer):
             out = bottom[0].diff.reshape(n, -1)
             out[...] = 0
             np.add.at(out, self.idx, flat)
+
+    def forward_gpu(self, bottom, top):
+        index_copy_gpu.batch_reindex_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        index_copy_gpu.batch_reindex_backward_gpu(self, top, propagate_down, bottom)

@@ -7,6 +7,7 @@ Gradients flow to the weight and bias only, never to the indices.
 import numpy as np
 
 from caffeine import fillers
+from caffeine.cuda_layers import index_copy_gpu
 from caffeine.errors import DataError
 from caffeine.layers import register_layer
 from caffeine.layers.base import Layer
@@ -16,6 +17,7 @@ from caffeine.layers.base import Layer
 class EmbedLayer(Layer):
     exact_num_bottom = 1
     exact_num_top = 1
+    has_gpu_kernel = True  # layers_cuda/index_copy.cu
 
     def setup(self, bottom, top):
         ep = self.layer_param.embed_param
@@ -64,3 +66,9 @@ class EmbedLayer(Layer):
             np.add.at(self.blobs[0].diff, self._indices(bottom), dy)  # repeated indices sum
         if self.bias_term and self.param_propagate_down[1]:
             self.blobs[1].diff += dy.sum(axis=0)
+
+    def forward_gpu(self, bottom, top):
+        index_copy_gpu.embed_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        index_copy_gpu.embed_backward_gpu(self, top, propagate_down, bottom)

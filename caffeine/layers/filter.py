@@ -7,6 +7,7 @@ full batch size; later ones the number of selected items.
 """
 import numpy as np
 
+from caffeine.cuda_layers import index_copy_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import blob_label
@@ -17,6 +18,7 @@ from caffeine.layers.base import Layer
 class FilterLayer(Layer):
     min_bottom = 2
     min_top = 1
+    has_gpu_kernel = True  # layers_cuda/index_copy.cu; reshape reads the selector on the host
 
     def setup(self, bottom, top):
         if len(top) != len(bottom) - 1:
@@ -59,3 +61,9 @@ class FilterLayer(Layer):
                 diff = b.diff
                 diff[...] = 0
                 diff[self.indices] = t.diff
+
+    def forward_gpu(self, bottom, top):
+        index_copy_gpu.filter_forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        index_copy_gpu.filter_backward_gpu(self, top, propagate_down, bottom)
