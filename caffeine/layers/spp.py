@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from caffeine.cuda_layers import spp_gpu
 from caffeine.errors import ShapeError
 from caffeine.layers import register_layer
 from caffeine.layers.axis_utils import require_nchw
@@ -32,6 +33,7 @@ def level_pooling(level, height, width):
 class SPPLayer(Layer):
     exact_num_bottom = 1
     exact_num_top = 1
+    has_gpu_kernel = True  # pooling.cu per level + concat.cu (caffeine/cuda_layers/spp_gpu.py)
 
     def setup(self, bottom, top):
         p = self.layer_param.spp_param
@@ -106,3 +108,9 @@ class SPPLayer(Layer):
         dx.fill(0)
         for pooler, cols, shape in self._level_slices(n, c):
             pooler.backward(x, np.ascontiguousarray(dy[:, cols]).reshape(shape), dx, accumulate=True)
+
+    def forward_gpu(self, bottom, top):
+        spp_gpu.forward_gpu(self, bottom, top)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        spp_gpu.backward_gpu(self, top, propagate_down, bottom)
