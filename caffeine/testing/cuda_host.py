@@ -17,6 +17,11 @@ floating types, a fixed byte pattern otherwise); after the launch the guards are
 so a kernel that writes out of bounds fails the test, and one that reads out of bounds
 most likely propagates a NaN.  Every (block, thread) of the launch runs in turn, so the
 grid-stride loops are exercised with the launch configuration the test picks.
+
+Every launch runs twice, threads in forward and then in reverse order, from the same
+inputs; different results mean that a thread reads what another writes, or two threads
+write one element (a race on a GPU, whose threads run in no fixed order), and fail with
+:class:`KernelRaceError`.
 """
 import ctypes
 import hashlib
@@ -37,6 +42,10 @@ _modules = {}
 
 class KernelBoundsError(AssertionError):
     """A kernel wrote outside the array it was given."""
+
+
+class KernelRaceError(AssertionError):
+    """A kernel's result depends on the order its threads run: a data race on a real GPU."""
 
 
 def compiler():
@@ -200,13 +209,27 @@ class HostKernel:
         if self.max_threads:
             bx = min(bx, self.max_threads)
         converted, guarded = self._convert(args)
-        set_thread = self.module.lib.shim_set_thread
-        for b in range(gx):
-            for t in range(bx):
-                set_thread(gx, bx, b, t)
-                self.fn(*converted)
+        initial = [g.buf.copy() for _, g in guarded]
+        threads = [(b, t) for b in range(gx) for t in range(bx)]
+        self._run(gx, bx, threads, converted)
+        if len(threads) > 1:
+            forward = [g.buf.copy() for _, g in guarded]
+            for (_, g), start in zip(guarded, initial):
+                g.buf[...] = start
+            self._run(gx, bx, threads[::-1], converted)
+            for (i, g), first in zip(guarded, forward):
+                if g.buf.tobytes() != first.tobytes():
+                    raise KernelRaceError(
+                        f"kernel {self.name}: argument {i} differs when the threads run in reverse order "
+                        "(a thread reads what another writes, or two write one element: a data race on a GPU)")
         for i, g in guarded:
             g.finish(i, self.name)
+
+    def _run(self, gx, bx, threads, converted):
+        set_thread = self.module.lib.shim_set_thread
+        for b, t in threads:
+            set_thread(gx, bx, b, t)
+            self.fn(*converted)
 
 
 def launch(file_stem, name, n, args, dtype=np.float32, grid=3, block=4):

@@ -36,6 +36,25 @@ def test_out_of_bounds_writes_are_caught():
         kernel((2,), (3,), (np.int32(4), np.zeros(4, np.float32)))
 
 
+@pytest.mark.parametrize("body", ["out[0] = Dtype(i);",                       # two threads write one element
+                                  "if (i > 0) out[i] = out[i - 1] + Dtype(1);"])  # a thread reads another's write
+def test_order_dependent_kernels_are_caught_as_races(body):
+    source = ('#include "common.cuh"\nextern "C" __global__ void racy(const int n, Dtype* out) {\n'
+              f'  CUDA_KERNEL_LOOP(i, n) {{ {body} }}\n}}\n')
+    kernel = cuda_host.HostModule(cuda_host.compile_source(source, name="racy")).get_function("racy")
+    with pytest.raises(cuda_host.KernelRaceError, match="reverse order"):
+        kernel((2,), (3,), (np.int32(6), np.zeros(6, np.float32)))
+
+
+def test_a_race_free_in_place_kernel_passes():
+    source = ('#include "common.cuh"\nextern "C" __global__ void twice(const int n, Dtype* x) {\n'
+              '  CUDA_KERNEL_LOOP(i, n) { x[i] = x[i] * Dtype(2); }\n}\n')
+    kernel = cuda_host.HostModule(cuda_host.compile_source(source, name="twice")).get_function("twice")
+    x = np.arange(7, dtype=np.float32)
+    kernel((2,), (3,), (np.int32(7), x))
+    np.testing.assert_array_equal(x, np.arange(7) * 2)
+
+
 def test_blob_memory_moves_lazily():
     with emulated_gpu():
         b = Blob(2, 3)
