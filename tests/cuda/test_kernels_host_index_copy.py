@@ -205,10 +205,32 @@ def test_one_readback_per_forward_none_in_backward():
         after_forward = dict(xp.stats)
         layer.backward(top, [False], bottom)
         after_backward = dict(xp.stats)
-        dw = layer.blobs[0].diff.copy()
+        layer.backward(top, [False], bottom)  # param diffs accumulate
+        dw, db = layer.blobs[0].diff.copy(), layer.blobs[1].diff.copy()
     assert after_forward["d2h"] - before["d2h"] == 1
     assert after_backward["d2h"] == after_forward["d2h"]
     assert after_backward["h2d"] == before["h2d"]
-    np.testing.assert_array_equal(dw[[1, 4]], [[2.0] * 3, [1.0] * 3])
+    np.testing.assert_array_equal(dw[[1, 4]], [[4.0] * 3, [2.0] * 3])
     np.testing.assert_array_equal(dw[[0, 2, 3]], 0)
+    np.testing.assert_array_equal(db, [6.0] * 3)
 
+
+
+@pytest.mark.parametrize("text,arrays,n_top", [
+    ('type: "BatchReindex"', [np.arange(12.0).reshape(4, 3), np.array([2.0, 0, 2])], 1),  # rows 1, 3 not hit
+    ('type: "Filter"', [np.arange(12.0).reshape(4, 3), np.array([0.0, 1, 0, 1])], 1),
+])
+def test_gpu_backward_overwrites_the_bottom_diff(text, arrays, n_top):
+    results = []
+    for gpu in (False, True):
+        layer = make_layer(text)
+        bottom, top = blobs_from(*arrays, dtype=np.float32), empty_tops(n_top, dtype=np.float32)
+        with emulated_gpu() if gpu else contextlib.nullcontext():
+            layer.layer_setup(bottom, top)
+            layer.forward(bottom, top)
+            top[0].diff[...] = np.arange(1.0, top[0].count + 1).reshape(top[0].shape)
+            bottom[0].diff[...] = 99.0  # stale: must not survive anywhere
+            layer.backward(top, [True, False], bottom)
+            results.append(bottom[0].diff.copy())
+    assert not (results[1] == 99.0).any()
+    np.testing.assert_array_equal(results[1], results[0])
