@@ -41,7 +41,7 @@ class FilterLayer(Layer):
                 raise self.error(f"{blob_label(bottom, i)} must have the same first dimension as the "
                                  "selector blob", cls=ShapeError, blob=bottom[i].name,
                                  expected=sel.shape[0], found=bottom[i].shape[:1])
-        self.indices = np.flatnonzero(sel.data.reshape(-1))
+        self.indices = np.flatnonzero(sel.host_data_readonly.reshape(-1))
         n = len(self.indices)
         if self._first_reshape:
             n = bottom[0].shape[0]

@@ -1,7 +1,7 @@
 """The Accuracy and ArgMax kernels (layers_cuda/accuracy.cu, argmax.cu), built for the host
 (host_shim.h + g++ + ctypes) and chained as caffeine/cuda_layers/{accuracy,argmax}_gpu.py chain
 them, against the CPU layers (Caffe 1.0 semantics) and hand-worked tie cases; plus the GPU path
-on the emulated device: no readback, no backward, NaN for a bad label."""
+on the emulated device: one flag read back, no backward, the CPU's DataError for a bad label."""
 import numpy as np
 import pytest
 
@@ -207,16 +207,15 @@ def test_accuracy_gpu_path_moves_nothing_and_has_no_backward():
     x, labels = rng.standard_normal((6, 4)), rng.integers(0, 4, 6).astype(float)
     text = 'type: "Accuracy" accuracy_param { top_k: 2 }'
     (acc, pc), moved = _forward_on_emulated(text, [x, labels], 2)
-    assert moved == (0, 0)
+    assert moved == (1, 0)  # the bad-label flag
     _, _, top = run_layer(text, [x, labels], n_top=2, dtype=np.float32)
     np.testing.assert_array_equal(acc, top[0].data)
     np.testing.assert_array_equal(pc, top[1].data)
 
 
-def test_accuracy_gpu_path_bad_label_gives_nan_instead_of_a_readback():
-    (acc, pc), moved = _forward_on_emulated('type: "Accuracy"', [np.eye(3), np.array([0.0, 7.0, 2.0])], 2)
-    assert moved == (0, 0)
-    assert np.isnan(acc) and np.isnan(pc).all()
+def test_accuracy_gpu_path_bad_label_raises_the_cpu_error():
+    with pytest.raises(DataError, match="bad label 7"):
+        _forward_on_emulated('type: "Accuracy"', [np.eye(3), np.array([0.0, 7.0, 2.0])], 2)
 
 
 def test_argmax_gpu_path_moves_nothing_and_has_no_backward():
