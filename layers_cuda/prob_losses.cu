@@ -17,9 +17,12 @@
 
 #define K_LOG_THRESHOLD 1e-20
 
-__device__ __forceinline__ Dtype k_log_clamped(const Dtype p) {
-  return k_log(kmax(p, Dtype(K_LOG_THRESHOLD)));
+// std::max(p, kLOG_THRESHOLD) as Caffe writes it, (p < t) ? t : p, so a NaN p stays NaN.
+__device__ __forceinline__ Dtype k_floor_prob(const Dtype p) {
+  return p < Dtype(K_LOG_THRESHOLD) ? Dtype(K_LOG_THRESHOLD) : p;
 }
+
+__device__ __forceinline__ Dtype k_log_clamped(const Dtype p) { return k_log(k_floor_prob(p)); }
 
 // NaN, the value a position with a bad label gets.
 __device__ __forceinline__ Dtype k_nan() { return k_sqrt(Dtype(-1)); }
@@ -117,7 +120,7 @@ extern "C" __global__ void mll_backward(const int n, const Dtype* prob, const Dt
       bottom_diff[index] = k_nan();
     } else if (c == lv) {
       const Dtype scale = -(top_diff[0] / Dtype(num));
-      bottom_diff[index] = scale / kmax(prob[index], Dtype(K_LOG_THRESHOLD));
+      bottom_diff[index] = scale / k_floor_prob(prob[index]);
     } else {
       bottom_diff[index] = 0;
     }

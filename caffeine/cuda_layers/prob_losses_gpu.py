@@ -8,11 +8,19 @@ probabilities and divides by num.  Both floor probabilities at kLOG_THRESHOLD = 
 
 The per-position losses are summed on the device (a fixed-order CuPy reduction, no atomics)
 and VALID's normalizer (the count of labels that count) stays there too; backward reads the
-loss weight from top[0]'s device diff.  Nothing is read back to the host, so a bad label
-cannot raise the CPU layer's DataError here: the kernels make its loss and gradient NaN.
+loss weight from top[0]'s device diff.  One small readback per forward remains, as in
+SoftmaxWithLoss: whether any per-position loss is NaN (the kernels give a bad label a NaN loss
+and gradient); only then are the labels read on the host, so a bad label raises the CPU layer's
+DataError, while a NaN from diverged inputs goes on to the solver's divergence guard.
 """
 from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, work
-from caffeine.layers.labels import label_backprop_error, prediction_gradient_wanted
+from caffeine.layers.labels import label_backprop_error, prediction_gradient_wanted, read_labels
+
+
+def _raise_on_bad_labels(layer, loss, label_blob, channels, ignore_label=None):
+    """The one readback: a NaN loss term may be a bad label (then the CPU's DataError)."""
+    if bool(cp().isnan(loss).any()):
+        read_labels(layer, label_blob, channels, ignore_label)
 
 
 def _ignore(layer):
@@ -41,6 +49,7 @@ def infogain_forward_gpu(layer, bottom, top):
     valid = work(layer, "valid", (outer * inner,), dt)
     run("prob_losses", "infogain_loss_forward", outer * inner, prob, data_ro(bottom[1]),
         _infogain_matrix(layer, bottom), i32(channels), i32(inner), *_ignore(layer), loss, valid, dtype=dt)
+    _raise_on_bad_labels(layer, loss, bottom[1], channels, layer.ignore_label)
     if layer.normalization == layer.caffe_pb2.LossParameter.VALID:
         layer._gpu_norm = xp.maximum(valid.sum(), 1.0)  # LossLayer.normalizer, count on the device
     else:
@@ -74,6 +83,7 @@ def mll_forward_gpu(layer, bottom, top):
     dt = layer.dtype
     loss = work(layer, "loss", (num,), dt)
     run("prob_losses", "mll_forward", num, data_ro(bottom[0]), data_ro(bottom[1]), i32(dim), loss, dtype=dt)
+    _raise_on_bad_labels(layer, loss, bottom[1], dim)
     top[0].gpu_data[...] = loss.sum(dtype=cp().float64) / num
 
 

@@ -5,6 +5,7 @@ sizes; and the glue on the emulated GPU: H from infogain_loss_param.source, no r
 import numpy as np
 import pytest
 
+from caffeine.errors import DataError
 from caffeine.proto import caffe_pb2
 from caffeine.testing import cuda_host
 from caffeine.testing.emulated_gpu import FakeCupy, emulated_gpu
@@ -187,7 +188,7 @@ def _no_readback_case(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["infogain_bottom", "infogain_source", "mll"])
-def test_forward_and_backward_read_nothing_back(tmp_path, name):
+def test_forward_reads_back_one_flag_and_backward_nothing(tmp_path, name):
     text, arrays = _no_readback_case(name, tmp_path)
     with emulated_gpu():
         layer = make_layer(text)
@@ -202,7 +203,31 @@ def test_forward_and_backward_read_nothing_back(tmp_path, name):
         for _ in range(2):
             layer.forward(bottom, top)
             layer.backward(top, [True] + [False] * (len(bottom) - 1), bottom)
-        assert FakeCupy.stats["d2h"] == before["d2h"]
+        assert FakeCupy.stats["d2h"] - before["d2h"] == 2  # the bad-label (NaN loss) flag per forward
         assert FakeCupy.stats["h2d"] == before["h2d"]
         assert FakeCupy.stats["launches"] > before["launches"]
         assert np.isfinite(top[0].data).all() and np.abs(bottom[0].diff).sum() > 0
+
+
+@pytest.mark.parametrize("name", ["infogain_bottom", "mll"])
+def test_a_bad_label_raises_the_cpu_error_on_the_gpu_path(tmp_path, name):
+    text, arrays = _no_readback_case(name, tmp_path)
+    arrays[1] = np.array([0, 5, 1, 1.0])
+    with emulated_gpu():
+        layer = make_layer(text)
+        bottom, top = blobs_from(*arrays, dtype=np.float32), empty_tops(1, np.float32)
+        layer.layer_setup(bottom, top)
+        with pytest.raises(DataError, match="label"):
+            layer.forward(bottom, top)
+
+
+
+def test_a_nan_probability_stays_nan_as_with_caffes_std_max_and_is_no_label_error(tmp_path):
+    text, arrays = _no_readback_case("mll", tmp_path)
+    arrays[0][1, 2] = np.nan  # the probability of row 1's label (2)
+    with emulated_gpu():
+        layer = make_layer(text)
+        bottom, top = blobs_from(*arrays, dtype=np.float32), empty_tops(1, np.float32)
+        layer.layer_setup(bottom, top)
+        layer.forward(bottom, top)  # no DataError: the labels are fine; the NaN is for the divergence guard
+        assert np.isnan(top[0].data).all()
