@@ -1,8 +1,8 @@
-"""Shared parsing, validation and input transform of the recurrent layers (RNN, LSTM).
+"""Shared parsing, validation, input transform and CPU/GPU plumbing of the recurrent layers (RNN, LSTM).
 
 Caffe's RecurrentLayer unrolls an internal Net over the T timesteps; caffeine runs
-the same recurrence directly in numpy (vectorized over streams and features, a
-Python loop over timesteps only) while keeping Caffe's interface exactly:
+the same recurrence directly (vectorized over streams and features, a Python loop
+over timesteps only) while keeping Caffe's interface exactly:
 
 bottoms  ``x`` (T, N, ...), ``cont`` (T, N) (0 where a sequence starts), optional
          ``x_static`` (N, ...), then with ``expose_hidden`` the initial recurrent
@@ -24,12 +24,22 @@ Where caffeine goes beyond Caffe (documented fixes of Caffe's limitations):
   both gradients were silently dropped);
 - the number of timesteps may change between forwards (Caffe's unrolled net fixed it);
 - when the number of streams changes, the carried state restarts from zero.
+
+One time loop serves both devices (Chainer's way): forward/backward take a
+:class:`BlobArrays`, which hands out the blobs' host arrays with numpy as ``xp`` on the
+CPU, or their device arrays with CuPy on the GPU.  The GEMMs are ``xp.matmul`` (cuBLAS on
+the GPU); each subclass passes the per-timestep elementwise step, a numpy function on the
+CPU or a kernel of layers_cuda/recurrent.cu (caffeine.cuda_layers.recurrent_gpu).  The
+state carried between forwards lives in Blobs, so it stays on the device on the GPU and
+follows a mode switch like any blob.
 """
 import logging
 
 import numpy as np
 
 from caffeine import fillers
+from caffeine.blob import Blob
+from caffeine.cuda_layers.launch import cp, data_ro, diff_ro
 from caffeine.errors import ConfigError, ShapeError
 from caffeine.layers.base import Layer
 
@@ -39,6 +49,28 @@ log = logging.getLogger("caffeine")
 def sigmoid(x):
     # 1 / (1 + exp(-x)) written through tanh: no overflow warning for large |x|
     return 0.5 * np.tanh(0.5 * x) + 0.5
+
+
+class BlobArrays:
+    """The arrays a forward/backward pass works on: host (numpy) or device (CuPy) ones."""
+
+    def __init__(self, gpu):
+        self.gpu = gpu
+        self.xp = cp() if gpu else np
+
+    def data(self, blob):
+        """Data to read (Caffe's cpu_data / gpu_data)."""
+        return data_ro(blob) if self.gpu else blob.host_data_readonly
+
+    def diff(self, blob):
+        return diff_ro(blob) if self.gpu else blob.host_diff_readonly
+
+    def mutable_data(self, blob):
+        """Data to write (Caffe's mutable_cpu_data / mutable_gpu_data)."""
+        return blob.gpu_data if self.gpu else blob.data
+
+    def mutable_diff(self, blob):
+        return blob.gpu_diff if self.gpu else blob.diff
 
 
 class RecurrentLayer(Layer):
@@ -88,7 +120,7 @@ class RecurrentLayer(Layer):
         self.num_input_params = len(self.blobs)
         self.make_recurrent_params(rp)
         self.param_propagate_down = [True] * len(self.blobs)
-        self._carry = None   # state carried between forwards (no expose_hidden)
+        self._carry = None   # Blobs of the state carried between forwards (no expose_hidden)
         self._cache = None
 
     def _param(self, name, shape, filler):
@@ -146,77 +178,106 @@ class RecurrentLayer(Layer):
         """Zero the carried recurrent state (Caffe's RecurrentLayer::Reset)."""
         self._carry = None
 
-    # ---- shared pieces of forward/backward -------------------------------------------------------
-    def initial_state(self, bottom):
-        """The recurrent state entering timestep 1, as a list of (N, H) arrays."""
+    # ---- shared pieces of forward/backward (arrays from a BlobArrays ``io``) ----------------------
+    def initial_state(self, bottom, io):
+        """The recurrent state entering timestep 1, as a list of (N, H) arrays to read."""
         if self.expose_hidden:
-            return [bottom[self.hidden_offset + j].data.reshape(self.N, self.H)
+            return [io.data(bottom[self.hidden_offset + j]).reshape(self.N, self.H)
                     for j in range(len(self.recur_names))]
         if self._carry is None or self._carry[0].shape != (self.N, self.H) \
                 or self._carry[0].dtype != self.dtype:
-            self._carry = [np.zeros((self.N, self.H), dtype=self.dtype) for _ in self.recur_names]
-        return self._carry
+            self._carry = [Blob(self.N, self.H, dtype=self.dtype, name=f"{self.name}_{r}_carry")
+                           for r in self.recur_names]   # zeros on whichever side reads first
+        return [io.data(b) for b in self._carry]
 
-    def finish_forward(self, top, final_state):
+    def finish_forward(self, top, final_state, io):
+        """Expose h_T (c_T) as tops, or keep them as the next forward's initial state."""
+        dest = [io.mutable_data(top[1 + j]) for j in range(len(final_state))] if self.expose_hidden \
+            else [io.mutable_data(b) for b in self._carry]
+        for d, state in zip(dest, final_state):
+            d[...] = state.reshape(d.shape)
+
+    def final_state_diffs(self, top, io):
+        """Diffs arriving at h_T (and c_T) from the exposed tops, else zeros (fresh arrays)."""
         if self.expose_hidden:
-            for j, state in enumerate(final_state):
-                top[1 + j].data[...] = state.reshape(1, self.N, self.H)
-        else:
-            self._carry = [s.copy() for s in final_state]
+            return [io.diff(top[1 + j]).reshape(self.N, self.H).copy() for j in range(len(self.recur_names))]
+        return [io.xp.zeros((self.N, self.H), dtype=self.dtype) for _ in self.recur_names]
 
-    def final_state_diffs(self, top):
-        """Diffs arriving at h_T (and c_T) from the exposed tops, else zeros."""
-        if self.expose_hidden:
-            return [top[1 + j].diff.reshape(self.N, self.H).copy() for j in range(len(self.recur_names))]
-        return [np.zeros((self.N, self.H), dtype=self.dtype) for _ in self.recur_names]
-
-    def input_transform(self, bottom):
+    def input_transform(self, bottom, io):
         """W_x x_t + b (+ W_x_static x_static) for every timestep: (T, N, G) pre-activations."""
-        x = bottom[0].data.reshape(self.T * self.N, self.Dx)
-        pre = (x @ self.blobs[0].data.T + self.blobs[1].data).reshape(self.T, self.N, self.G)
+        xp = io.xp
+        x = io.data(bottom[0]).reshape(self.T * self.N, self.Dx)
+        pre = xp.matmul(x, io.data(self.blobs[0]).T)
+        pre += io.data(self.blobs[1])
+        pre = pre.reshape(self.T, self.N, self.G)
         if self.static_input:
-            xs = bottom[2].data.reshape(self.N, self.Ds)
-            pre += xs @ self.blobs[2].data.T   # same contribution at every timestep
+            xs = io.data(bottom[2]).reshape(self.N, self.Ds)
+            pre += xp.matmul(xs, io.data(self.blobs[2]).T)   # same contribution at every timestep
         return pre
 
-    def input_backward(self, dpre, propagate_down, bottom):
+    def input_backward(self, dpre, propagate_down, bottom, io):
         """Backward of ``input_transform`` given d(loss)/d(pre) of shape (T, N, G)."""
+        xp = io.xp
         d2 = dpre.reshape(self.T * self.N, self.G)
         ppd = self.param_propagate_down
         if ppd[0]:
-            self.blobs[0].diff += d2.T @ bottom[0].data.reshape(self.T * self.N, self.Dx)
+            w_diff = io.mutable_diff(self.blobs[0])
+            w_diff += xp.matmul(d2.T, io.data(bottom[0]).reshape(self.T * self.N, self.Dx))
         if ppd[1]:
-            self.blobs[1].diff += d2.sum(axis=0)
+            b_diff = io.mutable_diff(self.blobs[1])
+            b_diff += d2.sum(axis=0)
         if propagate_down[0]:
-            np.matmul(d2, self.blobs[0].data, out=bottom[0].diff.reshape(self.T * self.N, self.Dx))
+            xp.matmul(d2, io.data(self.blobs[0]),
+                      out=io.mutable_diff(bottom[0]).reshape(self.T * self.N, self.Dx))
         if self.static_input:
             dsum = dpre.sum(axis=0)   # the static term enters every timestep
             if ppd[2]:
-                self.blobs[2].diff += dsum.T @ bottom[2].data.reshape(self.N, self.Ds)
+                ws_diff = io.mutable_diff(self.blobs[2])
+                ws_diff += xp.matmul(dsum.T, io.data(bottom[2]).reshape(self.N, self.Ds))
             if propagate_down[2]:
-                np.matmul(dsum, self.blobs[2].data, out=bottom[2].diff.reshape(self.N, self.Ds))
+                xp.matmul(dsum, io.data(self.blobs[2]), out=io.mutable_diff(bottom[2]).reshape(self.N, self.Ds))
 
-    def write_initial_state_diffs(self, diffs, propagate_down, bottom):
+    def recurrent_weight_backward(self, index, dpre, cont, h_before, io):
+        """W_h's diff += dpre^T (cont h_{t-1}), summed over all timesteps (one GEMM)."""
+        if self.param_propagate_down[index]:
+            h_conted = (cont[:, :, None] * h_before).reshape(self.T * self.N, self.H)
+            w_diff = io.mutable_diff(self.blobs[index])
+            w_diff += io.xp.matmul(dpre.reshape(self.T * self.N, self.G).T, h_conted)
+
+    def write_initial_state_diffs(self, diffs, propagate_down, bottom, io):
         if self.expose_hidden:
             for j, d in enumerate(diffs):
                 if propagate_down[self.hidden_offset + j]:
-                    bottom[self.hidden_offset + j].diff[...] = d.reshape(1, self.N, self.H)
+                    io.mutable_diff(bottom[self.hidden_offset + j])[...] = d.reshape(1, self.N, self.H)
 
     def debug_log(self, direction, what, arrays):
-        """Caffe's debug_info for the unrolled net: mean |value| of each internal blob."""
+        """Caffe's debug_info for the unrolled net: mean |value| of each internal blob.
+
+        On the GPU each value is read back to the host, as Caffe's debug_info does; only with
+        ``debug_info: true``."""
         if self.debug_info:
             for t, a in enumerate(arrays, start=1):
                 log.info("    [%s] Layer %s, %s_%d: %g", direction, self.name, what, t,
-                         float(np.abs(a).mean()) if a.size else 0.0)
+                         float(abs(a).mean()) if a.size else 0.0)
 
     # ---- the Layer methods -----------------------------------------------------------------------
-    def cont(self, bottom):
-        return bottom[1].data.reshape(self.T, self.N, 1)
+    def cont(self, bottom, io):
+        """The sequence indicators as (T, N), a copy kept for backward."""
+        return io.data(bottom[1]).reshape(self.T, self.N).copy()
 
     def forward_cpu(self, bottom, top):
-        self.recurrent_forward(bottom, top)
+        self.recurrent_forward(bottom, top, BlobArrays(gpu=False))
+
+    def forward_gpu(self, bottom, top):
+        self.recurrent_forward(bottom, top, BlobArrays(gpu=True))
 
     def backward_cpu(self, top, propagate_down, bottom):
+        self._backward(top, propagate_down, bottom, BlobArrays(gpu=False))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        self._backward(top, propagate_down, bottom, BlobArrays(gpu=True))
+
+    def _backward(self, top, propagate_down, bottom, io):
         if propagate_down[1]:
             raise self.error("cannot backpropagate to the sequence indicators (bottom[1], cont)",
                              field="propagate_down")
@@ -224,4 +285,8 @@ class RecurrentLayer(Layer):
             raise ConfigError(f"layer '{self.name}' ({self.type}): backward called before forward")
         if not (any(propagate_down) or any(self.param_propagate_down)):
             return
-        self.recurrent_backward(top, propagate_down, bottom)
+        cache_gpu, arrays = self._cache
+        if cache_gpu != io.gpu:   # the mode changed between forward and backward
+            move = io.xp.asarray if io.gpu else cp().asnumpy
+            self._cache = (io.gpu, tuple(move(a) for a in arrays))
+        self.recurrent_backward(top, propagate_down, bottom, io, *self._cache[1])
