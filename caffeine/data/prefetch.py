@@ -14,6 +14,14 @@ mirrors of batch ``i`` do not depend on which thread made it or when.  At most
 3 in Caffe 1.0's PREFETCH_COUNT).  ``next()`` returns batches in order and records
 how long the consumer blocked on a batch that was not ready (``wait_seconds``,
 ``stalls``), so a solver can report the fraction of time it waited for data.
+
+With ``hold=True`` a batch keeps its place in the ``prefetch`` window after ``next()``
+returns it, until the consumer calls ``release()`` (Caffe's prefetch_free_ queue: its
+PREFETCH_COUNT batches include the one being copied to the device), so a consumer that
+still reads a batch's buffer (an asynchronous host->device copy from pinned memory)
+never finds more than ``prefetch`` batches alive.  ``ready(i)`` says whether batch ``i``
+is made, without waiting; ``leftovers()`` hands back the batches a closed pipeline made
+but nobody took (their buffers can be reused).
 """
 import os
 import threading
@@ -42,7 +50,7 @@ def _weak_callable(f):
 class _Shared:
     """State the worker threads see; it holds no reference to the pipeline or its owner."""
 
-    def __init__(self, read, process, prefetch, seed, start_index):
+    def __init__(self, read, process, prefetch, seed, start_index, hold):
         self.read = _weak_callable(read)
         self.process = _weak_callable(process)
         self.prefetch = prefetch
@@ -52,13 +60,15 @@ class _Shared:
         self.next_claim = start_index   # next batch index a worker will read
         self.next_out = start_index     # next batch index the consumer gets
         self.next_read = start_index    # next batch index to be read
+        self.next_free = start_index    # oldest batch the consumer has not released
+        self.hold = hold                # False: next() releases the batch it returns
         self.stop = False
 
 
 def _worker(sh):
     while True:
         with sh.cond:
-            while not sh.stop and sh.next_claim >= sh.next_out + sh.prefetch:
+            while not sh.stop and sh.next_claim >= sh.next_free + sh.prefetch:
                 sh.cond.wait()
             if sh.stop:
                 return
@@ -96,12 +106,12 @@ def _signal_stop(sh):
 
 class PrefetchPipeline:
     def __init__(self, read, process, prefetch=3, workers=None, seed=None, start_index=0,
-                 name="data"):
+                 name="data", hold=False):
         self.prefetch = max(1, int(prefetch))
         self.num_workers = max(1, int(workers or default_workers()))
         self.seed = int(backend.rng().integers(0, 2**63 - 1)) if seed is None else int(seed)
         self.name = name
-        self._sh = _Shared(read, process, self.prefetch, self.seed, int(start_index))
+        self._sh = _Shared(read, process, self.prefetch, self.seed, int(start_index), bool(hold))
         self._threads = []
         self.wait_seconds = 0.0   # time next() blocked on a batch that was not ready yet
         self.stalls = 0           # how many next() calls found their batch not ready
@@ -139,6 +149,8 @@ class PrefetchPipeline:
                     raise RuntimeError(f"{self.name}: prefetch threads stopped")
             ok, value = sh.results.pop(sh.next_out)
             sh.next_out += 1
+            if not sh.hold or not ok:     # a failed batch has nothing to release
+                sh.next_free += 1
             sh.cond.notify_all()
         if t0 is not None:
             self.wait_seconds += time.perf_counter() - t0
@@ -146,6 +158,29 @@ class PrefetchPipeline:
         if not ok:
             raise value
         return value
+
+    def release(self):
+        """(hold=True) The oldest batch ``next()`` returned is no longer used: make room."""
+        sh = self._sh
+        with sh.cond:
+            if sh.next_free >= sh.next_out:
+                raise RuntimeError(f"{self.name}: release() without a batch taken by next()")
+            sh.next_free += 1
+            sh.cond.notify_all()
+
+    def ready(self, index=None):
+        """Whether batch ``index`` (default: the next one) is made, so next() would not wait."""
+        sh = self._sh
+        with sh.cond:
+            return (sh.next_out if index is None else int(index)) in sh.results
+
+    def leftovers(self):
+        """(after close) The batches made but never taken by next(), in batch order."""
+        sh = self._sh
+        with sh.cond:
+            made = sorted(sh.results.items())
+            sh.results.clear()
+        return [value for _, (ok, value) in made if ok]
 
     @property
     def position(self):

@@ -149,16 +149,25 @@ class DataTransformer:
 
         A list of C×H×W arrays of different sizes is accepted too (crop then equalizes).
         """
+        return self.apply(*self.prepare(batch, rng), out)
+
+    def prepare(self, batch, rng):
+        """(N×C×H×W batch, h_off, w_off, mirror): transform's random choices, nothing computed.
+
+        ``apply`` of the result is ``transform``; the GPU data path ships the raw batch and
+        these choices to the device instead (same generator calls, so the same batch).
+        Items of different sizes are cropped here (zero offsets are returned).
+        """
         if isinstance(batch, (list, tuple)):
             shapes = {a.shape for a in batch}
             if len(shapes) == 1:
                 batch = np.stack(batch)
             else:
-                return self._transform_ragged(batch, rng, out)
+                return self._prepare_ragged(batch, rng)
         n, c, h, w = batch.shape
         self.check_shape((c, h, w))
         h_off, w_off, mirror = self.draw(n, h, w, rng)
-        return self.apply(batch, h_off, w_off, mirror, out)
+        return batch, h_off, w_off, mirror
 
     def apply(self, batch, h_off, w_off, mirror, out=None):
         """The deterministic part of Transform given the random choices (vectorized).
@@ -196,8 +205,8 @@ class DataTransformer:
             out *= np.float32(self.scale)
         return out
 
-    def _transform_ragged(self, items, rng, out=None):
-        """Items of different H×W (encoded images): crop each, then transform as one batch."""
+    def _prepare_ragged(self, items, rng):
+        """Items of different H×W (encoded images): crop each; the batch is then uniform."""
         if not self.crop_size:
             shapes = sorted({a.shape for a in items})
             raise self._error("images in one batch have different sizes and no crop_size is set",
@@ -216,7 +225,7 @@ class DataTransformer:
                 ho, wo = (h - crop) // 2, (w - crop) // 2
             cropped.append(a[:, ho:ho + crop, wo:wo + crop])
         zeros = np.zeros(len(items), dtype=np.int64)
-        return self.apply(np.stack(cropped), zeros, zeros, mirror, out)
+        return np.stack(cropped), zeros, zeros, mirror
 
 
 def _crop_batch(x, h_off, w_off, crop):
