@@ -16,9 +16,24 @@ It is stricter than CuPy where CuPy would silently do the wrong thing or fail la
 Transfers are counted in ``FakeCupy.stats`` (``h2d`` / ``d2h``) so tests can check that an
 iteration moves no data it does not have to.  Floating-point warnings are silenced, as
 CuPy never issues them.
+
+Streams and events model CUDA's ordering as late as it allows: kernels and copies without a
+stream run at once (the legacy null stream, after the work queued on blocking streams), but
+a copy issued with ``set(arr, stream=s)`` on a created stream is only queued, and runs when
+something has to wait for it (``Event.synchronize``, ``Stream.synchronize``, or
+``wait_event`` of an event recorded after it) — reading it from the host array at that
+moment.  So a kernel that reads the destination without waiting on the copy's event reads
+stale memory, and a pinned buffer refilled before its copy's event completed corrupts the
+batch: both fail tests, as they would fail (sometimes) on a GPU.  ``FakeCupy.log`` records
+in order what the program issued (``("h2d", stream, nbytes, pinned)``, ``("launch", kernel,
+stream)``, ``("record", event, stream)``, ``("wait", stream, event)``, ``("sync", event)``,
+``("pinned_alloc", nbytes)``); ``stats["pinned"]`` counts pinned allocations.
 """
+import collections
 import contextlib
+import itertools
 import types
+import weakref
 
 import numpy as np
 
@@ -81,8 +96,21 @@ class DeviceArray(np.ndarray):
         return value
 
     def set(self, arr, stream=None):
+        # CuPy's checks: a host ndarray of the same dtype and shape, into contiguous memory
+        if not isinstance(arr, np.ndarray) or isinstance(arr, DeviceArray):
+            raise TypeError("Only numpy.ndarray can be set to cupy.ndarray")
+        if arr.dtype != self.dtype:
+            raise TypeError(f"{arr.dtype} array cannot be set to {self.dtype} array")
+        if arr.shape != self.shape:
+            raise ValueError(f"Shape mismatch. Old shape: {self.shape}, new shape: {arr.shape}")
+        if not self.flags.c_contiguous:
+            raise RuntimeError("Cannot set to non-contiguous array")
         FakeCupy.stats["h2d"] += 1
-        self.view(np.ndarray)[...] = np.asarray(arr)
+        source = np.ascontiguousarray(arr)   # read when the copy runs, as the DMA engine would
+        target = self.view(np.ndarray)
+        stream = stream if stream is not None else _Stream.null
+        _log("h2d", stream.ptr, source.nbytes, _is_pinned(source))
+        stream._submit(lambda: target.__setitem__(Ellipsis, source))
 
     def __float__(self):
         FakeCupy.stats["d2h"] += 1
@@ -115,7 +143,8 @@ class _FakeKernel:
                 raise TypeError(f"kernel {self.kernel.name}: argument {i} is a host (numpy) array; "
                                 "kernels take device arrays")
         FakeCupy.stats["launches"] += 1
-        self.kernel(grid, block, args, shared_mem)
+        _log("launch", self.kernel.name, 0)
+        _Stream.null._submit(lambda: self.kernel(grid, block, args, shared_mem))
 
 
 class _FakeRawModule:
@@ -135,14 +164,60 @@ class _FakeRawModule:
         return _FakeKernel(kernel)
 
 
-class _Stream:
-    null = None
+def _log(*entry):
+    FakeCupy.log.append(entry)
 
-    def __init__(self, non_blocking=False, null=False):
-        self.ptr = 0
+
+class _Stream:
+    """A CUDA stream: the null stream runs work at once; a created one queues its copies."""
+
+    null = None
+    _ptrs = itertools.count(1)
+    _blocking = weakref.WeakSet()   # created streams that the legacy null stream waits for
+
+    def __init__(self, non_blocking=False, null=False, ptr=None):
+        self.ptr = 0 if null else next(_Stream._ptrs)
+        self.non_blocking = bool(non_blocking)
+        self._pending = collections.deque()
+        self._issued = 0      # operations submitted so far
+        self._completed = 0   # operations run so far (in order)
+        if not null and not non_blocking:
+            _Stream._blocking.add(self)
+
+    def _submit(self, op):
+        self._issued += 1
+        if self.ptr == 0:
+            for other in list(_Stream._blocking):   # legacy null stream semantics
+                other.synchronize()
+            op()
+            self._completed += 1
+        else:
+            self._pending.append(op)
+
+    def _run_until(self, count):
+        while self._completed < count:
+            op = self._pending.popleft()
+            self._completed += 1
+            op()
 
     def synchronize(self):
-        pass
+        self._run_until(self._issued)
+
+    def record(self, event=None):
+        event = event if event is not None else _Event()
+        event.record(self)
+        return event
+
+    def wait_event(self, event):
+        """Work submitted to this stream later runs after ``event``'s stream reached it."""
+        _log("wait", self.ptr, event.id)
+        stream, count = event._stream, event._count
+        if stream is not None:
+            self._submit(lambda: stream._run_until(count))
+
+    @property
+    def done(self):
+        return self._completed == self._issued
 
     def use(self):
         return self
@@ -152,6 +227,34 @@ class _Stream:
 
     def __exit__(self, *exc):
         return False
+
+
+class _Event:
+    """A CUDA event: the point of a stream's work at which it was recorded."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.id = next(_Event._ids)
+        self._stream = None
+        self._count = 0
+
+    def record(self, stream=None):
+        stream = stream if stream is not None else _Stream.null
+        self._stream, self._count = stream, stream._issued
+        _log("record", self.id, stream.ptr)
+
+    @property
+    def done(self):
+        return self._stream is None or self._stream._completed >= self._count
+
+    def synchronize(self):
+        _log("sync", self.id)
+        if self._stream is not None:
+            self._stream._run_until(self._count)
+
+
+_Stream.null = _Stream(null=True)
 
 
 class _Device:
@@ -171,8 +274,24 @@ class _Device:
         return False
 
 
+_pinned_ranges = {}   # id -> (address, nbytes) of live pinned allocations
+
+
 def _pinned(nbytes):
-    return memoryview(bytearray(int(nbytes)))
+    """Page-locked host memory (any buffer-protocol object, as CuPy's PinnedMemoryPointer)."""
+    memory = np.zeros(max(1, int(nbytes)), dtype=np.uint8)
+    key = id(memory)
+    _pinned_ranges[key] = (memory.ctypes.data, memory.nbytes)
+    weakref.finalize(memory, _pinned_ranges.pop, key, None)
+    FakeCupy.stats["pinned"] += 1
+    _log("pinned_alloc", int(nbytes))
+    return memory
+
+
+def _is_pinned(array):
+    start = array.__array_interface__["data"][0]
+    return any(base <= start and start + array.nbytes <= base + size
+               for base, size in list(_pinned_ranges.values()))
 
 
 _cuda = types.SimpleNamespace(
@@ -185,7 +304,8 @@ _cuda = types.SimpleNamespace(
     ),
     Device=_Device,
     Stream=_Stream,
-    get_current_stream=lambda: _Stream(),
+    Event=_Event,
+    get_current_stream=lambda: _Stream.null,
     alloc_pinned_memory=_pinned,
 )
 
@@ -193,7 +313,8 @@ _cuda = types.SimpleNamespace(
 class FakeCupy(types.ModuleType):
     """The module object handed to caffeine.backend in place of ``cupy``."""
 
-    stats = {"h2d": 0, "d2h": 0, "launches": 0}
+    stats = {"h2d": 0, "d2h": 0, "launches": 0, "pinned": 0}
+    log = collections.deque(maxlen=100000)   # ordered record of copies, launches, events
     launch_cap = (2, 3)  # blocks, threads per block actually run per launch
 
     ndarray = DeviceArray
@@ -248,7 +369,8 @@ def emulated_gpu(launch_cap=(2, 3)):
     fake = FakeCupy()
     FakeCupy.current = fake
     FakeCupy.launch_cap = launch_cap
-    FakeCupy.stats.update(h2d=0, d2h=0, launches=0)
+    FakeCupy.stats.update(h2d=0, d2h=0, launches=0, pinned=0)
+    FakeCupy.log.clear()
     backend._cupy.update(module=fake, error=None, tried=True)
     backend._kernel_cache.clear()
     try:
