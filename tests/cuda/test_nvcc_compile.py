@@ -32,7 +32,8 @@ def kernel_names(stem):
 
 def test_the_expected_kernel_files_exist():
     expected = {"im2col", "pooling", "lrn", "softmax", "neuron", "batch_norm", "concat", "slice", "crop", "tile",
-                "eltwise", "losses", "solver_updates", "data_transform"}
+                "eltwise", "losses", "solver_updates", "data_transform", "scale_bias", "reduction", "mvn",
+                "prob_losses", "accuracy", "argmax", "index_copy", "recurrent"}
     assert expected <= set(SOURCES)
     for stem in SOURCES:
         assert kernel_names(stem), f"{stem}.cu declares no extern \"C\" __global__ kernel"
