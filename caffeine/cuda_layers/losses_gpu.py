@@ -6,6 +6,7 @@ as a pointer, so neither direction reads anything back (except Hinge's label che
 SoftmaxWithLoss's: one flag per forward).
 """
 from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, scalar, work
+from caffeine.cuda_layers.loss_common import device_normalizer, ignore_args
 from caffeine.layers.labels import label_backprop_error, prediction_gradient_wanted, read_labels
 
 
@@ -35,25 +36,17 @@ def euclidean_backward_gpu(layer, top, propagate_down, bottom):
 
 
 # ---- SigmoidCrossEntropyLoss ----------------------------------------------------------------
-def _ignore(layer):
-    return (i32(1), i32(layer.ignore_label)) if layer.ignore_label is not None else (i32(0), i32(0))
-
-
 def sigmoid_ce_forward_gpu(layer, bottom, top):
     xp = cp()
     x = data_ro(bottom[0])
     dt = layer.dtype
     loss = work(layer, "loss", x.shape, dt)
     valid = work(layer, "valid", x.shape, dt)
-    run("losses", "sigmoid_ce_forward", x.size, x, data_ro(bottom[1]), *_ignore(layer), loss, valid, dtype=dt)
+    run("losses", "sigmoid_ce_forward", x.size, x, data_ro(bottom[1]), *ignore_args(layer), loss, valid, dtype=dt)
     outer = bottom[0].num
     inner = bottom[0].count() // outer if outer else 0
-    N = layer.caffe_pb2.LossParameter
-    if layer.normalization == N.VALID:
-        count = valid.sum() if layer.ignore_label is not None else x.size
-        layer._gpu_norm = xp.maximum(count, 1.0)
-    else:
-        layer._gpu_norm = layer.normalizer(layer.normalization, outer, inner, -1)
+    layer._gpu_norm = device_normalizer(layer, outer, inner,
+                                        valid.sum() if layer.ignore_label is not None else x.size)
     top[0].gpu_data[...] = loss.sum(dtype=xp.float64) / layer._gpu_norm
 
 

@@ -14,17 +14,9 @@ and gradient); only then are the labels read on the host, so a bad label raises 
 DataError, while a NaN from diverged inputs goes on to the solver's divergence guard.
 """
 from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, work
-from caffeine.layers.labels import label_backprop_error, prediction_gradient_wanted, read_labels
-
-
-def _raise_on_bad_labels(layer, loss, label_blob, channels, ignore_label=None):
-    """The one readback: a NaN loss term may be a bad label (then the CPU's DataError)."""
-    if bool(cp().isnan(loss).any()):
-        read_labels(layer, label_blob, channels, ignore_label)
-
-
-def _ignore(layer):
-    return (i32(1), i32(layer.ignore_label)) if layer.ignore_label is not None else (i32(0), i32(0))
+from caffeine.cuda_layers.loss_common import (device_normalizer, ignore_args, raise_on_bad_labels,
+                                              softmax_probabilities)
+from caffeine.layers.labels import label_backprop_error, prediction_gradient_wanted
 
 
 def _infogain_matrix(layer, bottom):
@@ -42,18 +34,13 @@ def infogain_forward_gpu(layer, bottom, top):
     xp = cp()
     outer, channels, inner = layer.dims
     dt = layer.dtype
-    prob = work(layer, "prob", bottom[0].shape, dt)
-    run("softmax", "softmax_forward", outer * inner, data_ro(bottom[0]), i32(channels), i32(inner), prob,
-        dtype=dt)
+    prob = softmax_probabilities(layer, bottom)
     loss = work(layer, "loss", (outer * inner,), dt)
     valid = work(layer, "valid", (outer * inner,), dt)
     run("prob_losses", "infogain_loss_forward", outer * inner, prob, data_ro(bottom[1]),
-        _infogain_matrix(layer, bottom), i32(channels), i32(inner), *_ignore(layer), loss, valid, dtype=dt)
-    _raise_on_bad_labels(layer, loss, bottom[1], channels, layer.ignore_label)
-    if layer.normalization == layer.caffe_pb2.LossParameter.VALID:
-        layer._gpu_norm = xp.maximum(valid.sum(), 1.0)  # LossLayer.normalizer, count on the device
-    else:
-        layer._gpu_norm = layer.normalizer(layer.normalization, outer, inner, -1)
+        _infogain_matrix(layer, bottom), i32(channels), i32(inner), *ignore_args(layer), loss, valid, dtype=dt)
+    raise_on_bad_labels(layer, loss, bottom[1], channels, layer.ignore_label)
+    layer._gpu_norm = device_normalizer(layer, outer, inner, valid.sum())
     top[0].gpu_data[...] = loss.sum(dtype=xp.float64) / layer._gpu_norm
     if len(top) >= 2:
         top[1].gpu_data[...] = prob
@@ -73,7 +60,7 @@ def infogain_backward_gpu(layer, top, propagate_down, bottom):
     scale = (diff_ro(top[0]).reshape(-1)[:1] / layer._gpu_norm).astype(dt)
     dx = bottom[0].gpu_diff
     run("prob_losses", "infogain_loss_backward", dx.size, layer._gpu_work["prob"], data_ro(bottom[1]), h,
-        row_sums, i32(channels), i32(inner), *_ignore(layer), scale, dx, dtype=dt)
+        row_sums, i32(channels), i32(inner), *ignore_args(layer), scale, dx, dtype=dt)
 
 
 # ---- MultinomialLogisticLoss ----------------------------------------------------------------
@@ -83,7 +70,7 @@ def mll_forward_gpu(layer, bottom, top):
     dt = layer.dtype
     loss = work(layer, "loss", (num,), dt)
     run("prob_losses", "mll_forward", num, data_ro(bottom[0]), data_ro(bottom[1]), i32(dim), loss, dtype=dt)
-    _raise_on_bad_labels(layer, loss, bottom[1], dim)
+    raise_on_bad_labels(layer, loss, bottom[1], dim)
     top[0].gpu_data[...] = loss.sum(dtype=cp().float64) / num
 
 

@@ -7,6 +7,7 @@ is out of range, so a bad label raises the same DataError as on the CPU (Caffe's
 would read out of bounds instead).
 """
 from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, work
+from caffeine.cuda_layers.loss_common import device_normalizer, ignore_args, softmax_probabilities
 from caffeine.layers.labels import read_labels
 
 
@@ -24,33 +25,19 @@ def softmax_backward_gpu(layer, top, propagate_down, bottom):
         i32(inner), bottom[0].gpu_diff, dtype=layer.dtype)
 
 
-def _ignore(layer):
-    return (i32(1), i32(layer.ignore_label)) if layer.ignore_label is not None else (i32(0), i32(0))
-
-
-def _normalizer(layer, outer, inner, counts):
-    """LossLayer.normalizer with the VALID count left on the device."""
-    N = layer.caffe_pb2.LossParameter
-    if layer.normalization == N.VALID:
-        return cp().maximum(counts.sum(), 1.0)
-    return layer.normalizer(layer.normalization, outer, inner, -1)
-
-
 def loss_forward_gpu(layer, bottom, top):
     xp = cp()
     outer, channels, inner = layer.dims
     dt = layer.dtype
-    prob = work(layer, "prob", bottom[0].shape, dt)
-    run("softmax", "softmax_forward", outer * inner, data_ro(bottom[0]), i32(channels), i32(inner), prob,
-        dtype=dt)
+    prob = softmax_probabilities(layer, bottom)
     loss = work(layer, "loss", (outer * inner,), dt)
     counts = work(layer, "counts", (outer * inner,), dt)
     label = data_ro(bottom[1])
     run("softmax", "softmax_loss_forward", outer * inner, prob, label, i32(channels), i32(inner),
-        *_ignore(layer), loss, counts, dtype=dt)
+        *ignore_args(layer), loss, counts, dtype=dt)
     if bool((counts < 0).any()):
         read_labels(layer, bottom[1], channels, layer.ignore_label)  # raises the CPU's DataError
-    layer._gpu_norm = _normalizer(layer, outer, inner, counts)
+    layer._gpu_norm = device_normalizer(layer, outer, inner, counts.sum())
     top[0].gpu_data[...] = loss.sum(dtype=xp.float64) / layer._gpu_norm
     if len(top) >= 2:
         top[1].gpu_data[...] = prob
@@ -64,4 +51,4 @@ def loss_backward_gpu(layer, top, propagate_down, bottom):
     dt = layer.dtype
     scale = (diff_ro(top[0]).reshape(-1)[:1] / layer._gpu_norm).astype(dt)
     run("softmax", "softmax_loss_backward", bottom[0].gpu_diff.size, layer._gpu_work["prob"],
-        data_ro(bottom[1]), i32(channels), i32(inner), *_ignore(layer), scale, bottom[0].gpu_diff, dtype=dt)
+        data_ro(bottom[1]), i32(channels), i32(inner), *ignore_args(layer), scale, bottom[0].gpu_diff, dtype=dt)
