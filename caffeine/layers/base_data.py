@@ -5,8 +5,16 @@ A subclass implements
 * ``data_setup(top)``: open its source, return the per-top batch shapes;
 * ``read_batch(index)``: the raw items of batch ``index`` — called in batch order,
   one at a time (sequential cursors live here);
-* ``process_batch(raw, rng)``: decode + transform into a list of arrays, one per top
-  (runs in worker threads; ``rng`` is batch ``index``'s own Generator).
+* ``load_batch(raw)``: decode into (items, labels); the default ``process_batch(raw,
+  rng)`` transforms them into a list of arrays, one per top (runs in worker threads;
+  ``rng`` is batch ``index``'s own Generator).  A layer with its own transform overrides
+  ``process_batch``, and for the GPU path ``stage_batch`` and ``launch_transform``.
+
+In GPU mode the workers call ``stage_batch`` instead: the batch stays uint8 and goes to
+a pinned buffer with the transform's random choices, and forward copies it to the device
+once and transforms it there (``caffeine.cuda_layers.data_gpu``); the batches are the
+same as on the CPU.  A mode switch restarts the pipeline at the current batch in the
+other form.
 
 The batches come from a :class:`~caffeine.data.prefetch.PrefetchPipeline`, so they
 are the same in every run with the same ``random_seed`` whatever the thread timing.
@@ -46,6 +54,7 @@ class BasePrefetchingDataLayer(Layer):
     max_top = 2
     prefetch_count = 3       # Caffe's PREFETCH_COUNT
     legacy_param_name = None  # e.g. "data_param": its scale/mean_file/crop/mirror still count
+    has_gpu_kernel = True     # the transform runs on the device (layers_cuda/data_transform.cu)
 
     def setup(self, bottom, top):
         legacy = getattr(self.layer_param, self.legacy_param_name) \
@@ -61,13 +70,20 @@ class BasePrefetchingDataLayer(Layer):
         for t, shape in zip(top, self.top_shapes):
             t.reshape(shape)
         self.pipeline = None
+        self.feed = None          # the device side (GPU mode), made on first use
         self._waited = [0.0, 0]   # wait seconds and stalls of pipelines replaced by seek()
-        self._start_pipeline(0)
+        self._start_pipeline(0, backend.is_gpu())
 
-    def _start_pipeline(self, start_index):
-        self.pipeline = PrefetchPipeline(self.read_batch, self.process_batch,
-                                         prefetch=self.prefetch_count, seed=self.seed,
-                                         start_index=start_index, name=self.name)
+    def _start_pipeline(self, start_index, device):
+        """Batches from ``start_index`` on, transformed on the host or staged for the device."""
+        if device and self.feed is None:
+            from caffeine.cuda_layers.data_gpu import DeviceFeed
+            self.feed = DeviceFeed(self.prefetch_count)
+        self.device_batches = bool(device)
+        process = self._stage_for_device if device else self.process_batch
+        self.pipeline = PrefetchPipeline(self.read_batch, process, prefetch=self.prefetch_count,
+                                         seed=self.seed, start_index=start_index, name=self.name,
+                                         hold=device)
         self.pipeline.start()
 
     # ---- subclass API --------------------------------------------------------------
@@ -77,8 +93,43 @@ class BasePrefetchingDataLayer(Layer):
     def read_batch(self, index):
         raise NotImplementedError
 
-    def process_batch(self, raw, rng):
+    def load_batch(self, raw):
+        """(uint8/float N×C×H×W array or list of C×H×W items, float32 labels) of ``raw``."""
         raise NotImplementedError
+
+    def process_batch(self, raw, rng):
+        items, labels = self.load_batch(raw)
+        data = self.transformer.transform(items, rng)
+        return [data, labels] if self.output_labels else [data]
+
+    def stage_batch(self, raw, rng, ring):
+        """GPU mode: the raw batch and its random choices in a pinned buffer of ``ring``
+        (a PackedBatch); batches that are not uint8 are transformed here (list of arrays)."""
+        from caffeine.cuda_layers.data_gpu import pack
+        items, labels = self.load_batch(raw)
+        batch, h_off, w_off, mirror = self.transformer.prepare(items, rng)
+        if batch.dtype != np.uint8:
+            self._note_host_transform(batch.dtype)
+            data = self.transformer.apply(batch, h_off, w_off, mirror)
+            return [data, labels] if self.output_labels else [data]
+        n, c, h, w = batch.shape
+        out_shape = (n,) + tuple(self.transformer.output_shape((c, h, w)))
+        return pack(ring, batch, np.stack([h_off, w_off, mirror]),
+                    labels if self.output_labels else None, out_shape)
+
+    def launch_transform(self, pixels, choices, out):
+        """GPU mode: the transform kernel over a staged batch (device arrays)."""
+        from caffeine.cuda_layers.transform_gpu import device_transformer
+        device_transformer(self.transformer).launch(pixels, choices, out)
+
+    def _stage_for_device(self, raw, rng):
+        return self.stage_batch(raw, rng, self.feed.ring)
+
+    def _note_host_transform(self, dtype):
+        if not getattr(self, "_noted_host_transform", False):
+            self._noted_host_transform = True
+            log.info("Layer %s: %s data is transformed on the host (the device transform "
+                     "takes uint8 pixels)", self.name, np.dtype(dtype).name)
 
     def rewind(self, start_index):
         """Position the source so that read_batch(start_index) comes next (for seek)."""
@@ -90,6 +141,8 @@ class BasePrefetchingDataLayer(Layer):
                 t.reshape(shape)
 
     def forward_cpu(self, bottom, top):
+        if self.device_batches:
+            self.seek(self.batches_consumed, device=False)
         batch = self.pipeline.next()
         for t, arr in zip(top, batch):
             if t.shape != arr.shape:
@@ -98,8 +151,10 @@ class BasePrefetchingDataLayer(Layer):
         self.top_shapes = [t.shape for t in top]
 
     def forward_gpu(self, bottom, top):
-        # data layers read on the host in Caffe too; the blob copies to the device lazily
-        self.forward_cpu(bottom, top)
+        if not self.device_batches:
+            self.seek(self.batches_consumed, device=True)
+        self.feed.forward(self.pipeline, top, self.launch_transform)
+        self.top_shapes = [t.shape for t in top]
 
     def backward_cpu(self, top, propagate_down, bottom):
         pass
@@ -120,20 +175,29 @@ class BasePrefetchingDataLayer(Layer):
 
     @property
     def batches_consumed(self):
-        return self.pipeline.position if self.pipeline is not None else 0
+        """Batches served by forward (one taken early for the device copy does not count)."""
+        if self.pipeline is None:
+            return 0
+        return self.pipeline.position - (self.feed.ahead if self.device_batches else 0)
 
-    def seek(self, batch_index):
+    def seek(self, batch_index, device=None):
         """Restart the stream so the next forward() returns batch ``batch_index``."""
         if self.pipeline is not None:
-            self.pipeline.close()
+            self._stop_pipeline()
             self._waited = [self._waited[0] + self.pipeline.wait_seconds,
                             self._waited[1] + self.pipeline.stalls]
         self.rewind(int(batch_index))
-        self._start_pipeline(int(batch_index))
+        self._start_pipeline(int(batch_index),
+                             self.device_batches if device is None else device)
+
+    def _stop_pipeline(self):
+        self.pipeline.close()
+        if self.device_batches:
+            self.feed.reclaim(self.pipeline.leftovers())
 
     def close(self):
         if self.pipeline is not None:
-            self.pipeline.close()
+            self._stop_pipeline()
 
 
 def stack_labels(labels, dtype=np.float32):

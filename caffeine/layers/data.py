@@ -4,7 +4,8 @@
 ``transform_param``; tops ``data`` (N×C×H×W) and optionally ``label`` (N,).
 The shape comes from the first Datum; encoded (JPEG/PNG) Datums are decoded with
 ``cv2.imdecode``; ``float_data`` Datums work too.  The DB cursor wraps around at the
-end, as Caffe's DataReader.
+end, as Caffe's DataReader.  In GPU mode uint8 batches are transformed on the device
+(see ``base_data``); float_data ones on the host.
 """
 import logging
 
@@ -92,11 +93,9 @@ class DataLayer(BasePrefetchingDataLayer):
     def read_batch(self, index):
         return self.db.next_values(self.batch_size)
 
-    def process_batch(self, values, rng):
+    def load_batch(self, values):
         datums = [parse_datum(v, self.source) for v in values]
         try:
-            items, labels = datums_to_batch(datums, self.transformer.decode)
+            return datums_to_batch(datums, self.transformer.decode)
         except DataError as exc:
             raise exc.with_context(layer=self.name, layer_type=self.type, file=self.source)
-        data = self.transformer.transform(items, rng)
-        return [data, labels] if self.output_labels else [data]

@@ -118,8 +118,6 @@ class ImageDataLayer(BasePrefetchingDataLayer):
         start = self.skip + index * self.batch_size
         return [self._line_at(start + k) for k in range(self.batch_size)]
 
-    def process_batch(self, entries, rng):
+    def load_batch(self, entries):
         images = [self._load(e) for e in entries]
-        labels = np.asarray([e[1] for e in entries], dtype=np.float32)
-        data = self.transformer.transform(images, rng)
-        return [data, labels] if self.output_labels else [data]
+        return images, np.asarray([e[1] for e in entries], dtype=np.float32)

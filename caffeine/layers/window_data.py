@@ -17,7 +17,9 @@ foreground ones, drawn uniformly.  A window is grown by ``context_pad`` (and mad
 square with ``crop_mode: "square"``), clipped to the image, warped with INTER_LINEAR
 to ``crop_size`` (its part outside the image stays zero), mirrored at random, and
 then ``(pixel - mean) * scale`` with the mean's centre crop (mean_file) or
-mean_value, exactly as Caffe's InternalThreadEntry.
+mean_value, exactly as Caffe's InternalThreadEntry.  In GPU mode the warped uint8
+windows and their rectangles go to the device and that arithmetic runs there
+(``window_uint8`` in layers_cuda/data_transform.cu).
 """
 import logging
 import math
@@ -186,23 +188,45 @@ class WindowDataLayer(BasePrefetchingDataLayer):
                             layer_type=self.type)
         return img if img.ndim == 3 else img[:, :, None]
 
-    def process_batch(self, _, rng):
+    def warp_batch(self, rng):
+        """(uint8 N×C×crop×crop canvas, int32 (4, N) rectangles top/left/height/width of the
+        warped windows, float32 labels): the random draws and the warps, no arithmetic."""
         n, crop = self.batch_size, self.crop_size
         picks = [self.bg[rng.integers(0, len(self.bg))] for _ in range(n - self.num_fg)]
         picks += [self.fg[rng.integers(0, len(self.fg))] for _ in range(self.num_fg)]
         mirror = rng.integers(0, 2, size=n).astype(bool) if self.mirror else np.zeros(n, bool)
-        pixels = np.zeros((n, self.channels, crop, crop), np.float32)
-        mask = np.zeros((n, 1, crop, crop), bool)
+        canvas = np.zeros((n, self.channels, crop, crop), np.uint8)
+        rects = np.zeros((4, n), np.int32)
         for k, window in enumerate(picks):
             patch, top, left = self.warp_window(self._image(int(window[0])), window[3:], mirror[k])
             h, w = patch.shape[:2]
-            pixels[k, :, top:top + h, left:left + w] = patch.transpose(2, 0, 1)
+            canvas[k, :, top:top + h, left:left + w] = patch.transpose(2, 0, 1)
+            rects[:, k] = top, left, h, w
+        labels = np.asarray([w[1] for w in picks], dtype=np.float32)
+        return canvas, rects, labels
+
+    def process_batch(self, _, rng):
+        canvas, rects, labels = self.warp_batch(rng)
+        mask = np.zeros((len(labels), 1) + canvas.shape[2:], bool)
+        for k, (top, left, h, w) in enumerate(rects.T):
             mask[k, :, top:top + h, left:left + w] = True
+        pixels = canvas.astype(np.float32)
         if self.mean_crop is not None:
             pixels -= self.mean_crop
         data = np.where(mask, pixels * np.float32(self.scale), np.float32(0))
-        labels = np.asarray([w[1] for w in picks], dtype=np.float32)
         return [data, labels]
+
+    def stage_batch(self, _, rng, ring):
+        from caffeine.cuda_layers.data_gpu import pack
+        canvas, rects, labels = self.warp_batch(rng)
+        return pack(ring, canvas, rects, labels, canvas.shape)
+
+    def launch_transform(self, pixels, rects, out):
+        from caffeine.cuda_layers.transform_gpu import window_launch
+        t = self.transformer
+        mean_file = self.mean_crop if t.mean is not None else None
+        window_launch(self, pixels, rects, mean_file, t.mean_values if mean_file is None else None,
+                      self.scale, out)
 
     def warp_window(self, img, box, do_mirror):
         """(warped H×W×C patch, top, left) of one window inside the crop (Caffe's arithmetic)."""
