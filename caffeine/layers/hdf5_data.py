@@ -137,20 +137,36 @@ class HDF5DataLayer(Layer):
             if t.shape != shape:
                 t.reshape(shape)
 
-    def forward_cpu(self, bottom, top):
+    def _fill(self, outs):
+        """Copy the next batch_size rows of every dataset into ``outs`` (one array per top)."""
         filled = 0
         while filled < self.batch_size:
             take = min(self.batch_size - filled, self.rows - self.row_pos)
             rows = self.row_order[self.row_pos:self.row_pos + take]
-            for t, arr in zip(top, self.data):
-                t.data[filled:filled + take] = arr[rows]
+            for out, arr in zip(outs, self.data):
+                out[filled:filled + take] = arr[rows]
             filled += take
             self.row_pos += take
             if self.row_pos == self.rows:
                 self._next_file()
 
+    def forward_cpu(self, bottom, top):
+        self._fill([t.data for t in top])
+
     def forward_gpu(self, bottom, top):
-        self.forward_cpu(bottom, top)
+        # rows are gathered on the host (Caffe copies them row by row); the batch then
+        # goes to each top's device memory in one host->device copy
+        self._log_host_fallback()
+        staging = self.__dict__.setdefault("_staging", {})
+        outs = []
+        for i, t in enumerate(top):
+            buf = staging.get(i)
+            if buf is None or buf.shape != t.shape or buf.dtype != t.dtype:
+                buf = staging[i] = np.empty(t.shape, dtype=t.dtype)
+            outs.append(buf)
+        self._fill(outs)
+        for t, buf in zip(top, outs):
+            t.gpu_data.set(buf)
 
     def backward_cpu(self, top, propagate_down, bottom):
         pass

@@ -5,7 +5,8 @@
 N×C×H×W data, N labels, N a multiple of batch_size; no transform, as Caffe's Reset),
 ``layer.reset(data, labels, n)``, or ``add_datum_vector`` / ``add_mat_vector`` (these
 go through transform_param).  Each forward serves the next ``batch_size`` rows and
-wraps around after ``n``.
+wraps around after ``n``; in GPU mode they are copied into the tops' device memory (one
+copy per top, nothing on the host side of the blobs).
 """
 import logging
 
@@ -132,19 +133,30 @@ class MemoryDataLayer(Layer):
         self.pos = int(state["pos"]) % self.n if self.n else 0
 
     # ---- forward ---------------------------------------------------------------------
-    def forward_cpu(self, bottom, top):
+    def _next_batch(self):
+        """(data rows, labels) of the next batch; advances the read position."""
         if self.data is None:
             raise self.error("MemoryDataLayer needs to be initialized by calling "
                              "set_input_arrays (pycaffe) or reset", cls=DataError)
         b = self.batch_size
-        top[0].data[...] = self.data[self.pos:self.pos + b]
-        top[1].data[...] = np.asarray(self.labels[self.pos:self.pos + b]).reshape(b)
+        data = self.data[self.pos:self.pos + b]
+        labels = np.asarray(self.labels[self.pos:self.pos + b]).reshape(b)
         self.pos = (self.pos + b) % self.n
         if self.pos == 0:
             self.has_new_data = False
+        return data, labels
+
+    def forward_cpu(self, bottom, top):
+        data, labels = self._next_batch()
+        top[0].data[...] = data
+        top[1].data[...] = labels
 
     def forward_gpu(self, bottom, top):
-        self.forward_cpu(bottom, top)
+        # no device work: the rows go straight from the user's arrays into the tops'
+        # device memory, one host->device copy per top
+        self._log_host_fallback()
+        for t, rows in zip(top, self._next_batch()):
+            t.gpu_data.set(np.ascontiguousarray(rows, dtype=t.dtype))
 
     def backward_cpu(self, top, propagate_down, bottom):
         pass
