@@ -17,28 +17,22 @@ Transfers are counted in ``FakeCupy.stats`` (``h2d`` / ``d2h``) so tests can che
 iteration moves no data it does not have to.  Floating-point warnings are silenced, as
 CuPy never issues them.
 
-Streams and events model CUDA's ordering as late as it allows: kernels and copies without a
-stream run at once (the legacy null stream, after the work queued on blocking streams), but
-a copy issued with ``set(arr, stream=s)`` on a created stream is only queued, and runs when
-something has to wait for it (``Event.synchronize``, ``Stream.synchronize``, or
-``wait_event`` of an event recorded after it) — reading it from the host array at that
-moment.  So a kernel that reads the destination without waiting on the copy's event reads
-stale memory, and a pinned buffer refilled before its copy's event completed corrupts the
-batch: both fail tests, as they would fail (sometimes) on a GPU.  ``FakeCupy.log`` records
-in order what the program issued (``("h2d", stream, nbytes, pinned)``, ``("launch", kernel,
-stream)``, ``("record", event, stream)``, ``("wait", stream, event)``, ``("sync", event)``,
-``("pinned_alloc", nbytes)``); ``stats["pinned"]`` counts pinned allocations.
+Streams, events and pinned memory come from :mod:`caffeine.testing.emulated_streams`: a copy
+on a created stream runs only when something waits for it, so missing waits and early reuse
+of a pinned buffer give wrong data; ``FakeCupy.log`` records in order what was issued.
 """
-import collections
 import contextlib
-import itertools
 import types
-import weakref
 
 import numpy as np
 
 from caffeine import backend
-from caffeine.testing import cuda_host
+from caffeine.testing import cuda_host, emulated_streams
+from caffeine.testing.emulated_streams import Event as _Event
+from caffeine.testing.emulated_streams import Stream as _Stream
+from caffeine.testing.emulated_streams import is_pinned as _is_pinned
+from caffeine.testing.emulated_streams import log_entry as _log
+from caffeine.testing.emulated_streams import pinned as _pinned
 
 
 def _plain(x):
@@ -164,99 +158,6 @@ class _FakeRawModule:
         return _FakeKernel(kernel)
 
 
-def _log(*entry):
-    FakeCupy.log.append(entry)
-
-
-class _Stream:
-    """A CUDA stream: the null stream runs work at once; a created one queues its copies."""
-
-    null = None
-    _ptrs = itertools.count(1)
-    _blocking = weakref.WeakSet()   # created streams that the legacy null stream waits for
-
-    def __init__(self, non_blocking=False, null=False, ptr=None):
-        self.ptr = 0 if null else next(_Stream._ptrs)
-        self.non_blocking = bool(non_blocking)
-        self._pending = collections.deque()
-        self._issued = 0      # operations submitted so far
-        self._completed = 0   # operations run so far (in order)
-        if not null and not non_blocking:
-            _Stream._blocking.add(self)
-
-    def _submit(self, op):
-        self._issued += 1
-        if self.ptr == 0:
-            for other in list(_Stream._blocking):   # legacy null stream semantics
-                other.synchronize()
-            op()
-            self._completed += 1
-        else:
-            self._pending.append(op)
-
-    def _run_until(self, count):
-        while self._completed < count:
-            op = self._pending.popleft()
-            self._completed += 1
-            op()
-
-    def synchronize(self):
-        self._run_until(self._issued)
-
-    def record(self, event=None):
-        event = event if event is not None else _Event()
-        event.record(self)
-        return event
-
-    def wait_event(self, event):
-        """Work submitted to this stream later runs after ``event``'s stream reached it."""
-        _log("wait", self.ptr, event.id)
-        stream, count = event._stream, event._count
-        if stream is not None:
-            self._submit(lambda: stream._run_until(count))
-
-    @property
-    def done(self):
-        return self._completed == self._issued
-
-    def use(self):
-        return self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-class _Event:
-    """A CUDA event: the point of a stream's work at which it was recorded."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, block=False, disable_timing=False, interprocess=False):
-        self.id = next(_Event._ids)
-        self._stream = None
-        self._count = 0
-
-    def record(self, stream=None):
-        stream = stream if stream is not None else _Stream.null
-        self._stream, self._count = stream, stream._issued
-        _log("record", self.id, stream.ptr)
-
-    @property
-    def done(self):
-        return self._stream is None or self._stream._completed >= self._count
-
-    def synchronize(self):
-        _log("sync", self.id)
-        if self._stream is not None:
-            self._stream._run_until(self._count)
-
-
-_Stream.null = _Stream(null=True)
-
-
 class _Device:
     def __init__(self, device_id=0):
         self.id = int(device_id)
@@ -272,26 +173,6 @@ class _Device:
 
     def __exit__(self, *exc):
         return False
-
-
-_pinned_ranges = {}   # id -> (address, nbytes) of live pinned allocations
-
-
-def _pinned(nbytes):
-    """Page-locked host memory (any buffer-protocol object, as CuPy's PinnedMemoryPointer)."""
-    memory = np.zeros(max(1, int(nbytes)), dtype=np.uint8)
-    key = id(memory)
-    _pinned_ranges[key] = (memory.ctypes.data, memory.nbytes)
-    weakref.finalize(memory, _pinned_ranges.pop, key, None)
-    FakeCupy.stats["pinned"] += 1
-    _log("pinned_alloc", int(nbytes))
-    return memory
-
-
-def _is_pinned(array):
-    start = array.__array_interface__["data"][0]
-    return any(base <= start and start + array.nbytes <= base + size
-               for base, size in list(_pinned_ranges.values()))
 
 
 _cuda = types.SimpleNamespace(
@@ -314,7 +195,7 @@ class FakeCupy(types.ModuleType):
     """The module object handed to caffeine.backend in place of ``cupy``."""
 
     stats = {"h2d": 0, "d2h": 0, "launches": 0, "pinned": 0}
-    log = collections.deque(maxlen=100000)   # ordered record of copies, launches, events
+    log = emulated_streams.LOG   # ordered record of copies, launches, events
     launch_cap = (2, 3)  # blocks, threads per block actually run per launch
 
     ndarray = DeviceArray
@@ -358,6 +239,9 @@ class FakeCupy(types.ModuleType):
     @staticmethod
     def get_array_module(*arrays):
         return FakeCupy.current
+
+
+emulated_streams.STATS = FakeCupy.stats
 
 
 @contextlib.contextmanager
