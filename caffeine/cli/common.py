@@ -1,4 +1,6 @@
 """Flags and helpers shared by the verbs that build nets (train, test, time)."""
+import logging
+
 from caffeine import backend
 from caffeine.errors import UsageError
 
@@ -32,12 +34,17 @@ def parse_gpus(spec):
 
 
 def select_mode(gpu_spec):
+    """CPU or GPU mode from --gpu, logged as Caffe's tools do ("Use GPU with device ID 0")."""
     gpus = parse_gpus(gpu_spec)
+    log = logging.getLogger("caffeine")
     if gpus:
         backend.set_device(gpus[0])
         backend.set_mode_gpu()
+        log.info("Use GPU with device ID %d", gpus[0])
+        log.info("GPU %d: %s", gpus[0], backend.device_properties(gpus[0])["Name"])
     else:
         backend.set_mode_cpu()
+        log.info("Use CPU.")
     return gpus
 
 
