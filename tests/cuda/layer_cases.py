@@ -231,8 +231,9 @@ def _fill_bn_stats(layer):
     layer.blobs[1].data[...] = rng.uniform(1, 4, size=layer.blobs[1].shape) * 3
     layer.blobs[2].data[...] = 3
 
-# Types whose cases need files or user code; their GPU path is the host fallback
-# (forward_cpu/backward_cpu with lazy host<->device copies), exercised by "host" cases above.
+# Types whose cases need files or user code.  Data, ImageData and WindowData transform on the
+# device (tests/cuda/test_data_gpu*.py); HDF5Data/HDF5Output/Python run on the host with lazy
+# host<->device copies (the HDF5 layers in test_data_gpu_layers.py).
 HOST_ONLY_WITHOUT_CASE = {
     "Data": "reads an LMDB", "ImageData": "reads image files", "HDF5Data": "reads HDF5 files",
     "HDF5Output": "writes HDF5 files", "WindowData": "reads image windows", "Python": "runs user code",
