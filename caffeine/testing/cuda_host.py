@@ -21,11 +21,14 @@ grid-stride loops are exercised with the launch configuration the test picks.
 Every launch runs twice, threads in forward and then in reverse order, from the same
 inputs; different results mean that a thread reads what another writes, or two threads
 write one element (a race on a GPU, whose threads run in no fixed order), and fail with
-:class:`KernelRaceError`.
+:class:`KernelRaceError`.  Modules built from a ``layers_cuda`` file (or a RawModule's
+text) check every launch's arguments against the kernels' declared parameter types
+(:class:`KernelSignatureError`), as a GPU would need them packed.
 """
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -42,6 +45,11 @@ _modules = {}
 
 class KernelBoundsError(AssertionError):
     """A kernel wrote outside the array it was given."""
+
+
+class KernelSignatureError(TypeError):
+    """A launch passes an argument whose type differs from the kernel's parameter: CuPy would
+    pack it with the argument's width, so the kernel would read garbage (on a GPU only)."""
 
 
 class KernelRaceError(AssertionError):
@@ -106,13 +114,40 @@ def build(file_stem, dtype=np.float32):
             from caffeine.backend import kernel_source
             source = kernel_source(file_stem)  # the text get_kernel hands to CuPy (headers inlined)
             defines = ("CAFFEINE_DOUBLE",) if dtype == np.float64 else ()
-            module = _modules[key] = HostModule(compile_source(source, defines, name=file_stem))
+            module = _modules[key] = HostModule(compile_source(source, defines, name=file_stem), source,
+                                                defines)
     return module
 
 
+_C_TYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "unsigned int": np.uint32,
+            "long long": np.int64, "unsigned long long": np.uint64, "unsigned char": np.uint8,
+            "signed char": np.int8, "char": np.int8}
+_KERNEL_DECL = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', re.S)
+
+
+def kernel_signatures(source, defines=()):
+    """{kernel name: [(numpy dtype, is_pointer), ...]} from the ``extern "C" __global__``
+    declarations of CUDA source text (``Dtype`` as the CAFFEINE_DOUBLE define makes it)."""
+    dtype_is = "double" if "CAFFEINE_DOUBLE" in defines else "float"
+    signatures = {}
+    for name, params in _KERNEL_DECL.findall(source):
+        types = []
+        for param in (p.strip() for p in params.split(",") if p.strip()):
+            pointer = "*" in param
+            words = [w for w in re.split(r"[\s*]+", param.replace("__restrict__", ""))
+                     if w and w != "const"][:-1]  # drop the parameter name
+            ctype = " ".join(words).replace("Dtype", dtype_is)
+            if ctype not in _C_TYPES:
+                raise KernelSignatureError(f"kernel {name}: parameter type '{ctype}' unknown to the host shim")
+            types.append((np.dtype(_C_TYPES[ctype]), pointer))
+        signatures[name] = types
+    return signatures
+
+
 class HostModule:
-    def __init__(self, path):
+    def __init__(self, path, source=None, defines=()):
         self.path = path
+        self.signatures = kernel_signatures(source, defines) if source is not None else {}
         self.lib = ctypes.CDLL(path)
         self.lib.shim_set_thread.argtypes = [ctypes.c_uint] * 4
         self.lib.shim_set_thread.restype = None
@@ -183,7 +218,25 @@ class HostKernel:
         self.name = name
         self.fn = fn
 
+    def _check_signature(self, args):
+        params = self.module.signatures.get(self.name)
+        if params is None:
+            return
+        if len(args) != len(params):
+            raise KernelSignatureError(f"kernel {self.name} takes {len(params)} arguments, got {len(args)}")
+        for i, (a, (dtype, pointer)) in enumerate(zip(args, params)):
+            if pointer:
+                if a is not None and (not isinstance(a, np.ndarray) or a.dtype != dtype):
+                    found = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+                    raise KernelSignatureError(f"kernel {self.name}: argument {i} must be a {dtype} array, "
+                                               f"got {found}")
+            elif isinstance(a, np.ndarray) or not isinstance(a, np.generic) or a.dtype != dtype:
+                found = a.dtype if isinstance(a, (np.ndarray, np.generic)) else type(a).__name__
+                raise KernelSignatureError(f"kernel {self.name}: argument {i} must be a {dtype} numpy scalar (np.{dtype}), "
+                                           f"got {found}")
+
     def _convert(self, args):
+        self._check_signature(args)
         converted, guarded = [], []
         for i, a in enumerate(args):
             if a is None:

@@ -147,7 +147,8 @@ class _FakeRawModule:
     def __init__(self, code=None, options=(), **kw):
         defines = [o[2:] for o in options if o.startswith("-D")]
         includes = [o[2:] for o in options if o.startswith("-I")]
-        self.module = cuda_host.HostModule(cuda_host.compile_source(code, defines, includes, name="rawmodule"))
+        self.module = cuda_host.HostModule(cuda_host.compile_source(code, defines, includes, name="rawmodule"),
+                                           code, defines)
 
     def compile(self, log_stream=None):
         return None

@@ -55,6 +55,33 @@ def test_a_race_free_in_place_kernel_passes():
     np.testing.assert_array_equal(x, np.arange(7) * 2)
 
 
+@pytest.mark.parametrize("args,message", [
+    ((np.int32(4), np.zeros(4, np.float64), np.zeros(4, np.float32), np.float32(0)), "argument 1 must be a float32 array"),
+    ((np.int64(4), np.zeros(4, np.float32), np.zeros(4, np.float32), np.float32(0)), "argument 0 must be a int32"),
+    ((np.int32(4), np.zeros(4, np.float32), np.zeros(4, np.float32), np.float64(0)), "argument 3 must be a float32"),
+    ((np.int32(4), np.zeros(4, np.float32), np.zeros(4, np.float32)), "takes 4 arguments, got 3"),
+])
+def test_arguments_must_have_the_kernels_parameter_types(args, message):
+    """CuPy packs each argument with its own width: an int64 for an int parameter, or a double
+    for a float, shifts every later parameter on a GPU, which the host build would not show."""
+    with emulated_gpu() as cp:
+        kernel = backend.get_kernel("neuron", "relu_forward")
+        device_args = tuple(cp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+        with pytest.raises(cuda_host.KernelSignatureError, match=message):
+            kernel((1,), (32,), device_args)
+
+
+def test_double_builds_take_double_arrays_and_scalars():
+    with emulated_gpu() as cp:
+        kernel = backend.get_kernel("neuron", "relu_forward", dtype=np.float64)
+        x = cp.asarray(np.array([-1.0, 2.0]))
+        y = cp.zeros(2, dtype=np.float64)
+        kernel((1,), (32,), (np.int32(2), x, y, np.float64(0.5)))
+        np.testing.assert_array_equal(y.view(np.ndarray), [-0.5, 2.0])
+        with pytest.raises(cuda_host.KernelSignatureError, match="float64"):
+            kernel((1,), (32,), (np.int32(2), x, y, np.float32(0.5)))
+
+
 def test_blob_memory_moves_lazily():
     with emulated_gpu():
         b = Blob(2, 3)
