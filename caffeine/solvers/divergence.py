@@ -14,6 +14,8 @@ writes a snapshot of it (when the solver has a snapshot prefix), and raises
 """
 import logging
 
+import numpy as np
+
 from caffeine import backend
 from caffeine.errors import TrainingDiverged
 
@@ -26,7 +28,10 @@ def is_finite(array):
 
 
 def first_nonfinite(arrays):
-    """Index of the first array holding a NaN/Inf, or None."""
+    """Index of the first array holding a NaN/Inf, or None (device arrays: one readback)."""
+    if arrays and backend.get_array_module(arrays[0]) is not np:
+        from caffeine.cuda_layers.solver_gpu import first_nonfinite as first_nonfinite_on_device
+        return first_nonfinite_on_device(arrays)
     for i, array in enumerate(arrays):
         if not is_finite(array):
             return i

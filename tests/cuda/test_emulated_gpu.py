@@ -111,6 +111,20 @@ def test_lenet_iteration_moves_only_the_loss_and_label_check():
     assert h2d == 2, h2d  # DummyData fills data and label on the host (its GPU path is the host's)
 
 
+def test_a_solver_iteration_reads_back_three_scalars():
+    """solver.step on the device: the loss, SoftmaxWithLoss's bad-label flag and the divergence
+    guard's one stacked readback of every param's sum (not one per param)."""
+    from caffeine.solvers import get_solver
+    with emulated_gpu():
+        solver = get_solver(lenet_solver_param(4))
+        solver.step(2)
+        before = dict(FakeCupy.stats)
+        solver.step(3)
+        d2h = (FakeCupy.stats["d2h"] - before["d2h"]) / 3
+        h2d = (FakeCupy.stats["h2d"] - before["h2d"]) / 3
+    assert (d2h, h2d) == (3, 2), (d2h, h2d)  # h2d: DummyData's data and label, filled on the host
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("rule", ["SGD", "Adam"])
 def test_lenet_trains_on_the_gpu_as_on_the_cpu(kind, rule):
