@@ -309,12 +309,21 @@ class Net(NetWeightsMixin, NetDebugMixin):
 
     # ---- computation --------------------------------------------------------------------
     def forward_from_to(self, start, end):
+        if backend.is_gpu():
+            # the layers' input checks (bad labels/indices) come back with the loss: one readback
+            from caffeine.cuda_layers.launch import collected_checks
+            with collected_checks() as checks:
+                loss = self._forward_layers(start, end)
+            return checks.resolve(loss)
+        return float(self._forward_layers(start, end))
+
+    def _forward_layers(self, start, end):
         loss = 0.0
         for i in range(start, end + 1):
             loss += self.layers[i].forward(self.bottom_vecs[i], self.top_vecs[i])
             if self.debug_info:
                 self._forward_debug(i)
-        return float(loss)
+        return loss
 
     def backward_from_to(self, start, end):
         for i in range(start, end - 1, -1):

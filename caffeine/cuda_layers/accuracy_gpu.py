@@ -5,14 +5,14 @@ none), and the optional per-class top[1] (0 for a class without labels).
 
 Three launches, deterministic (no atomics): a state per sample, chunked counts per row (one
 row per class when top[1] is asked for, plus a row for all classes), then one thread per row
-for the quotient.  Both tops stay on the device.  One small readback per forward remains, as in
-SoftmaxWithLoss: whether any label is bad (outside [0, C) and not ignore_label), so a bad label
+for the quotient.  Both tops stay on the device.  One small flag is read back (with the loss at
+the end of a Net forward, launch.check_later), as in SoftmaxWithLoss: whether any label is bad (outside [0, C) and not ignore_label), so a bad label
 raises the CPU layer's DataError (Caffe's own GPU kernel reads out of bounds instead).  The
 kernels alone make every output NaN for a bad label.
 """
 import numpy as np
 
-from caffeine.cuda_layers.launch import data_ro, i32, run, work
+from caffeine.cuda_layers.launch import check_later, data_ro, i32, run, work
 from caffeine.layers.labels import read_labels
 
 ACC_CHUNK = 256  # samples per accuracy_count thread
@@ -27,8 +27,8 @@ def forward_gpu(layer, bottom, top):
     state = work(layer, "state", (samples,), np.int32)
     run("accuracy", "accuracy_sample", samples, data_ro(bottom[0]), label, i32(channels), i32(inner),
         i32(layer.top_k), i32(has_ignore), i32(ignore), state, dtype=dt)
-    if bool((state < 0).any()):  # ACC_BAD: the one readback
-        read_labels(layer, bottom[1], channels, layer.ignore_label)  # raises the CPU's DataError
+    # ACC_BAD anywhere: the CPU's DataError (read back once per Net forward, with the loss)
+    check_later((state < 0).any(), lambda: read_labels(layer, bottom[1], channels, layer.ignore_label))
     classes = channels if len(top) > 1 else 0
     rows = classes + 1  # row `classes`: every sample, for top[0]
     chunks = max(1, -(-samples // ACC_CHUNK))

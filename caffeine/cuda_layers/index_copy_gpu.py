@@ -18,7 +18,7 @@ invalid index there (only if the blob changed after forward) contributes nothing
 """
 import numpy as np
 
-from caffeine.cuda_layers.launch import cp, data_ro, device_ints, diff_ro, i32, run, work
+from caffeine.cuda_layers.launch import check_later, cp, data_ro, device_ints, diff_ro, i32, run, work
 
 COLUMN_CHUNK = 128  # rows summed by one thread of column_sum_partial (Embed's bias diff)
 
@@ -31,11 +31,14 @@ def _rows(layer, blob, limit, exact):
 
 
 def _check(layer, rows, host_check, bottom):
-    """The one readback of a forward: raise the CPU layer's error if any row is invalid."""
-    if rows.size and bool((rows < 0).any()):
+    """Raise the CPU layer's error if any row is invalid (the flag is read back with the Net's
+    loss at the end of its forward, launch.check_later)."""
+    def fail():
         host_check(bottom)  # reads the indices on the host and raises the CPU layer's DataError
         raise RuntimeError(f"{layer.type} layer {layer.name}: the device index check found an invalid "
                            "index that the host check accepts")
+    if rows.size:
+        check_later((rows < 0).any(), fail)
 
 
 def _segments(rows, out_rows):

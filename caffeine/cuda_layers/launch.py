@@ -1,4 +1,6 @@
 """Kernel launching and device scratch buffers shared by the cuda_layers modules."""
+import threading
+
 import numpy as np
 
 from caffeine import backend
@@ -80,3 +82,52 @@ def diff_ro(blob):
     if readonly is not None:
         return blob.gpu_diff_readonly
     return blob._view(blob._diff.device(write=False))
+
+
+# ---- device-side checks, read back together ---------------------------------------------------
+_checks = threading.local()
+
+
+def check_later(flag, on_fail):
+    """``flag``: a device boolean scalar, True when the layer's input is bad (an out-of-range
+    label or index); ``on_fail()`` raises the CPU layer's error.
+
+    Outside a Net forward the flag is read back at once.  Inside one (:func:`collected_checks`)
+    it is kept, and the Net reads every flag of the pass together with the loss in ONE
+    readback at its end (each readback is a device synchronization).  The kernels guard bad
+    inputs (no out-of-bounds reads), so the pass can finish before the error is raised.
+    """
+    pending = getattr(_checks, "pending", None)
+    if pending is None:
+        if bool(flag):
+            on_fail()
+    else:
+        pending.append((flag, on_fail))
+
+
+class collected_checks:
+    """Collect check_later flags for the duration of a ``with`` block (one Net forward)."""
+
+    def __enter__(self):
+        self.outer = getattr(_checks, "pending", None)
+        self.pending = _checks.pending = []
+        return self
+
+    def __exit__(self, *exc):
+        _checks.pending = self.outer
+        return False
+
+    def resolve(self, loss):
+        """Read the flags and the loss back at once; raise the first failed check's error.
+        Returns the loss as a Python float."""
+        if not self.pending and not hasattr(loss, "shape"):
+            return float(loss)
+        xp = cp()
+        parts = [xp.asarray(loss, dtype=np.float64).reshape(1)] if hasattr(loss, "shape") else []
+        parts += [flag.astype(np.float64).reshape(1) for flag, _ in self.pending]
+        values = xp.concatenate(parts).get()  # the one readback
+        flags = values[1:] if hasattr(loss, "shape") else values
+        for (_, on_fail), bad in zip(self.pending, flags):
+            if bad:
+                on_fail()
+        return float(values[0]) if hasattr(loss, "shape") else float(loss)

@@ -1,5 +1,5 @@
 """Pieces the GPU loss layers share (softmax_gpu, losses_gpu, prob_losses_gpu)."""
-from caffeine.cuda_layers.launch import cp, data_ro, i32, run, work
+from caffeine.cuda_layers.launch import check_later, cp, data_ro, i32, run, work
 from caffeine.layers.labels import read_labels
 
 
@@ -26,7 +26,7 @@ def softmax_probabilities(layer, bottom):
 
 
 def raise_on_bad_labels(layer, loss, label_blob, channels, ignore_label=None):
-    """The one readback of a loss forward: a NaN loss term may be a bad label (the kernels give
-    one a NaN); only then are the labels read on the host, raising the CPU layer's DataError."""
-    if bool(cp().isnan(loss).any()):
-        read_labels(layer, label_blob, channels, ignore_label)
+    """A NaN loss term may be a bad label (the kernels give one a NaN); only then are the labels
+    read on the host, raising the CPU layer's DataError.  The flag is read back with the loss
+    at the end of a Net forward (launch.check_later)."""
+    check_later(cp().isnan(loss).any(), lambda: read_labels(layer, label_blob, channels, ignore_label))

@@ -5,7 +5,7 @@ the normalizer) is computed on the device from top[0].gpu_diff and handed to the
 as a pointer, so neither direction reads anything back (except Hinge's label check, as
 SoftmaxWithLoss's: one flag per forward).
 """
-from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, scalar, work
+from caffeine.cuda_layers.launch import check_later, cp, data_ro, diff_ro, i32, run, scalar, work
 from caffeine.cuda_layers.loss_common import device_normalizer, ignore_args
 from caffeine.layers.labels import label_backprop_error, prediction_gradient_wanted, read_labels
 
@@ -97,8 +97,8 @@ def hinge_forward_gpu(layer, bottom, top):
     state = work(layer, "state", (num,), dt)
     run("losses", "hinge_forward", num * dim, data_ro(bottom[0]), data_ro(bottom[1]), i32(dim), margin, state,
         dtype=dt)
-    if num and not bool(state.all()):
-        read_labels(layer, bottom[1], dim)  # raises the CPU's DataError for the bad label
+    if num:  # a bad label raises the CPU's DataError (the flag is read back with the Net's loss)
+        check_later(~state.all(), lambda: read_labels(layer, bottom[1], dim))
     flat = margin.reshape(-1)
     loss = xp.dot(flat, flat) if layer.norm_l2 else flat.sum()
     top[0].gpu_data[...] = loss / num

@@ -6,7 +6,7 @@ scale loss_weight / normalizer.  One small readback per forward remains: whether
 is out of range, so a bad label raises the same DataError as on the CPU (Caffe's GPU code
 would read out of bounds instead).
 """
-from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, work
+from caffeine.cuda_layers.launch import check_later, cp, data_ro, diff_ro, i32, run, work
 from caffeine.cuda_layers.loss_common import device_normalizer, ignore_args, softmax_probabilities
 from caffeine.layers.labels import read_labels
 
@@ -35,8 +35,8 @@ def loss_forward_gpu(layer, bottom, top):
     label = data_ro(bottom[1])
     run("softmax", "softmax_loss_forward", outer * inner, prob, label, i32(channels), i32(inner),
         *ignore_args(layer), loss, counts, dtype=dt)
-    if bool((counts < 0).any()):
-        read_labels(layer, bottom[1], channels, layer.ignore_label)  # raises the CPU's DataError
+    # a bad label raises the CPU's DataError (the flag is read back with the Net's loss)
+    check_later((counts < 0).any(), lambda: read_labels(layer, bottom[1], channels, layer.ignore_label))
     layer._gpu_norm = device_normalizer(layer, outer, inner, counts.sum())
     top[0].gpu_data[...] = loss.sum(dtype=xp.float64) / layer._gpu_norm
     if len(top) >= 2:

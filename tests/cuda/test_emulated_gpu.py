@@ -82,6 +82,23 @@ def test_double_builds_take_double_arrays_and_scalars():
             kernel((1,), (32,), (np.int32(2), x, y, np.float32(0.5)))
 
 
+def test_a_bad_label_in_a_net_forward_raises_after_one_readback():
+    """The bad-label flag comes back with the loss at the end of the forward and raises the CPU
+    layer's DataError, naming the layer."""
+    from caffeine.errors import DataError
+    from caffeine.net import Net
+    with emulated_gpu():
+        backend.set_random_seed(3)
+        net = Net(lenet_net_param(4), phase=0)
+        net.forward_backward()
+        label = net.blobs["label"]
+        net.layers[0].forward = lambda bottom, top: label.gpu_data.__setitem__(Ellipsis, 11.0) or 0.0
+        before = FakeCupy.stats["d2h"]
+        with pytest.raises(DataError, match="loss.*label 11|label 11.*loss"):
+            net.forward_loss()
+        assert FakeCupy.stats["d2h"] - before >= 1
+
+
 def test_blob_memory_moves_lazily():
     with emulated_gpu():
         b = Blob(2, 3)
@@ -96,8 +113,8 @@ def test_blob_memory_moves_lazily():
 
 
 def test_lenet_iteration_moves_only_the_loss_and_label_check():
-    """After the first pass, a forward+backward of LeNet on the device reads back two scalars
-    (the loss, and SoftmaxWithLoss's bad-label flag) and uploads only the DummyData batch."""
+    """After the first pass, a forward+backward of LeNet on the device reads back once (the
+    loss together with SoftmaxWithLoss's bad-label flag) and uploads only the DummyData batch."""
     from caffeine.net import Net
     with emulated_gpu():
         backend.set_random_seed(3)
@@ -107,13 +124,14 @@ def test_lenet_iteration_moves_only_the_loss_and_label_check():
         net.forward_backward()
         d2h = FakeCupy.stats["d2h"] - before["d2h"]
         h2d = FakeCupy.stats["h2d"] - before["h2d"]
-    assert d2h == 2, d2h
+    assert d2h == 1, d2h
     assert h2d == 2, h2d  # DummyData fills data and label on the host (its GPU path is the host's)
 
 
-def test_a_solver_iteration_reads_back_three_scalars():
-    """solver.step on the device: the loss, SoftmaxWithLoss's bad-label flag and the divergence
-    guard's one stacked readback of every param's sum (not one per param)."""
+def test_a_solver_iteration_reads_back_twice():
+    """solver.step on the device: the loss with SoftmaxWithLoss's bad-label flag at the end of
+    the forward, and the divergence guard's one stacked readback of every param's sum (not one
+    per param)."""
     from caffeine.solvers import get_solver
     with emulated_gpu():
         solver = get_solver(lenet_solver_param(4))
@@ -122,7 +140,7 @@ def test_a_solver_iteration_reads_back_three_scalars():
         solver.step(3)
         d2h = (FakeCupy.stats["d2h"] - before["d2h"]) / 3
         h2d = (FakeCupy.stats["h2d"] - before["h2d"]) / 3
-    assert (d2h, h2d) == (3, 2), (d2h, h2d)  # h2d: DummyData's data and label, filled on the host
+    assert (d2h, h2d) == (2, 2), (d2h, h2d)  # h2d: DummyData's data and label, filled on the host
 
 
 @pytest.mark.parametrize("kind", KINDS)
