@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from caffeine.errors import ConfigError, DataError, ShapeError
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from loss_checks import check_loss_gradient, check_weighted_loss_against_torch
 
 RNG = np.random.default_rng(13)
 
@@ -51,31 +51,22 @@ def test_default_norm_is_l1_and_4d_bottom():
 def test_gradient(norm):
     x = away_from_kinks((4, 5))
     labels = RNG.integers(0, 5, 4)
-    layer = make_layer(f'type: "HingeLoss" hinge_loss_param {{ norm: {norm} }}')
-    bottom = blobs_from(x, labels)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    check_gradient(layer, bottom, top, check_bottom=[0])
+    check_loss_gradient(f'type: "HingeLoss" hinge_loss_param {{ norm: {norm} }}', [x, labels])
 
 
 @pytest.mark.parametrize("norm", ["L1", "L2"])
 def test_loss_weight_scales_gradient_like_torch_autograd(norm):
     x = away_from_kinks((4, 6))
     labels = RNG.integers(0, 6, 4)
-    layer = make_layer(f'type: "HingeLoss" loss_weight: 2.5 hinge_loss_param {{ norm: {norm} }}')
-    bottom = blobs_from(x, labels)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    weighted = layer.forward(bottom, top)
-    xt = torch.from_numpy(x).requires_grad_()
-    sign = torch.ones_like(xt)
-    sign[torch.arange(4), torch.from_numpy(labels)] = -1
-    margin = torch.relu(1 + sign * xt)
-    ref = 2.5 * (margin.sum() if norm == "L1" else (margin ** 2).sum()) / 4
-    ref.backward()
-    np.testing.assert_allclose(weighted, ref.item(), rtol=1e-12)
-    layer.backward(top, [True, False], bottom)
-    np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-12)
+
+    def weighted_hinge(xt):
+        sign = torch.ones_like(xt)
+        sign[torch.arange(4), torch.from_numpy(labels)] = -1
+        margin = torch.relu(1 + sign * xt)
+        return 2.5 * (margin.sum() if norm == "L1" else (margin ** 2).sum()) / 4
+
+    check_weighted_loss_against_torch(
+        f'type: "HingeLoss" loss_weight: 2.5 hinge_loss_param {{ norm: {norm} }}', [x, labels], weighted_hinge)
 
 
 def test_bad_label_rejected():

@@ -6,8 +6,8 @@ import torch.nn.functional as F
 
 from caffeine.errors import ConfigError, DataError, ShapeError, WeightsError
 from caffeine.proto import caffe_pb2
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from loss_checks import check_loss_gradient, check_weighted_loss_against_torch
 
 RNG = np.random.default_rng(29)
 
@@ -109,11 +109,8 @@ def test_gradient_with_matrix_bottom_and_ignore():
     x = RNG.standard_normal((2, 4, 2, 2))
     labels = RNG.integers(0, 4, (2, 1, 2, 2))
     labels[1, 0, 0, 1] = -1
-    layer = make_layer('type: "InfogainLoss" loss_param { ignore_label: -1 }')
-    bottom = blobs_from(x, labels, infogain_matrix(4))
-    top = empty_tops(2)
-    layer.layer_setup(bottom, top)
-    check_gradient(layer, bottom, top, check_bottom=[0], top_ids=[0])
+    check_loss_gradient('type: "InfogainLoss" loss_param { ignore_label: -1 }',
+                        [x, labels, infogain_matrix(4)], n_top=2)
 
 
 def test_gradient_with_source_and_full_normalization(tmp_path):
@@ -121,30 +118,18 @@ def test_gradient_with_source_and_full_normalization(tmp_path):
     path = write_binaryproto(tmp_path / "H.binaryproto", H)
     x = RNG.standard_normal((3, 3))
     labels = RNG.integers(0, 3, 3)
-    layer = make_layer(f'type: "InfogainLoss" infogain_loss_param {{ source: "{path}" }} '
-                       'loss_param { normalization: FULL }')
-    bottom = blobs_from(x, labels)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    check_gradient(layer, bottom, top, check_bottom=[0])
+    check_loss_gradient(f'type: "InfogainLoss" infogain_loss_param {{ source: "{path}" }} '
+                        'loss_param { normalization: FULL }', [x, labels])
 
 
 def test_loss_weight_scales_gradient_like_torch_autograd():
     x = RNG.standard_normal((5, 4))
     labels = RNG.integers(0, 4, 5)
     H = infogain_matrix(4)
-    layer = make_layer('type: "InfogainLoss" loss_weight: 2.5')
-    bottom = blobs_from(x, labels, H)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    weighted = layer.forward(bottom, top)
-    xt = torch.from_numpy(x).requires_grad_()
     rows = torch.from_numpy(H)[torch.from_numpy(labels)]
-    ref = -2.5 * (rows * F.log_softmax(xt, dim=1)).sum() / 5
-    ref.backward()
-    np.testing.assert_allclose(weighted, ref.item(), rtol=1e-12)
-    layer.backward(top, [True, False, False], bottom)
-    np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-10, atol=1e-15)
+    check_weighted_loss_against_torch(
+        'type: "InfogainLoss" loss_weight: 2.5', [x, labels, H],
+        lambda xt: -2.5 * (rows * F.log_softmax(xt, dim=1)).sum() / 5, rtol=1e-10, atol=1e-15)
 
 
 def test_missing_source_rejected():

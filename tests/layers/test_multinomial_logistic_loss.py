@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from caffeine.errors import ConfigError, DataError, ShapeError
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from loss_checks import check_loss_gradient, check_weighted_loss_against_torch
 
 RNG = np.random.default_rng(17)
 
@@ -45,27 +45,15 @@ def test_zero_probability_floored_at_1e_minus_20():
 def test_gradient():
     p = probabilities(4, 5)
     labels = RNG.integers(0, 5, 4)
-    layer = make_layer('type: "MultinomialLogisticLoss"')
-    bottom = blobs_from(p, labels)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    check_gradient(layer, bottom, top, check_bottom=[0], stepsize=1e-7)
+    check_loss_gradient('type: "MultinomialLogisticLoss"', [p, labels], stepsize=1e-7)
 
 
 def test_loss_weight_scales_gradient_like_torch_autograd():
     p = probabilities(4, 3)
     labels = RNG.integers(0, 3, 4)
-    layer = make_layer('type: "MultinomialLogisticLoss" loss_weight: 2.5')
-    bottom = blobs_from(p, labels)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    weighted = layer.forward(bottom, top)
-    pt = torch.from_numpy(p).requires_grad_()
-    ref = 2.5 * F.nll_loss(torch.log(pt), torch.from_numpy(labels))
-    ref.backward()
-    np.testing.assert_allclose(weighted, ref.item(), rtol=1e-12)
-    layer.backward(top, [True, False], bottom)
-    np.testing.assert_allclose(bottom[0].diff, pt.grad.numpy(), rtol=1e-12)
+    check_weighted_loss_against_torch(
+        'type: "MultinomialLogisticLoss" loss_weight: 2.5', [p, labels],
+        lambda pt: 2.5 * F.nll_loss(torch.log(pt), torch.from_numpy(labels)))
 
 
 def test_bad_label_rejected():

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from caffeine.errors import ConfigError, ShapeError
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from loss_checks import check_loss_gradient, check_weighted_loss_against_torch
 
 RNG = np.random.default_rng(19)
 
@@ -69,41 +69,26 @@ def test_extreme_logits_are_stable(dtype):
 
 def test_gradient_with_ignore_label_and_valid_normalization():
     x, t = case(ignore=5)
-    layer = make_layer('type: "SigmoidCrossEntropyLoss" '
-                       'loss_param { ignore_label: 5 normalization: VALID }')
-    bottom = blobs_from(x, t)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    check_gradient(layer, bottom, top, check_bottom=[0])
+    check_loss_gradient('type: "SigmoidCrossEntropyLoss" '
+                        'loss_param { ignore_label: 5 normalization: VALID }', [x, t])
 
 
 def test_gradient_default():
     x = RNG.standard_normal((2, 5))
     t = RNG.uniform(0, 1, (2, 5))
-    layer = make_layer('type: "SigmoidCrossEntropyLoss"')
-    bottom = blobs_from(x, t)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    check_gradient(layer, bottom, top, check_bottom=[0])
+    check_loss_gradient('type: "SigmoidCrossEntropyLoss"', [x, t])
 
 
 def test_loss_weight_scales_gradient_like_torch_autograd():
     x, t = case(ignore=-1)
     mask = t != -1
-    layer = make_layer('type: "SigmoidCrossEntropyLoss" loss_weight: 2.5 '
-                       'loss_param { ignore_label: -1 normalization: VALID }')
-    bottom = blobs_from(x, t)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    weighted = layer.forward(bottom, top)
-    xt = torch.from_numpy(x).requires_grad_()
-    ref = 2.5 * F.binary_cross_entropy_with_logits(
-        xt, torch.from_numpy(np.where(mask, t, 0)), weight=torch.from_numpy(mask.astype(float)),
-        reduction="sum") / mask.sum()
-    ref.backward()
-    np.testing.assert_allclose(weighted, ref.item(), rtol=1e-12)
-    layer.backward(top, [True, False], bottom)
-    np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-10, atol=1e-15)
+    check_weighted_loss_against_torch(
+        'type: "SigmoidCrossEntropyLoss" loss_weight: 2.5 loss_param { ignore_label: -1 normalization: VALID }',
+        [x, t],
+        lambda xt: 2.5 * F.binary_cross_entropy_with_logits(
+            xt, torch.from_numpy(np.where(mask, t, 0)), weight=torch.from_numpy(mask.astype(float)),
+            reduction="sum") / mask.sum(),
+        rtol=1e-10, atol=1e-15)
 
 
 def test_count_mismatch_rejected():

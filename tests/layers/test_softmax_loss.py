@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from caffeine.errors import ConfigError, DataError, ShapeError
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from loss_checks import check_loss_gradient, check_weighted_loss_against_torch
 
 RNG = np.random.default_rng(7)
 FLT_MIN = float(np.finfo(np.float32).tiny)
@@ -110,37 +110,22 @@ def test_float_labels_truncate_like_static_cast():
 @pytest.mark.parametrize("mode", ["VALID", "FULL", "BATCH_SIZE", "NONE"])
 def test_gradient_spatial_with_ignore(mode):
     x, labels = spatial_case(ignore=-1)
-    layer = make_layer(f'type: "SoftmaxWithLoss" loss_param {{ ignore_label: -1 normalization: {mode} }}')
-    bottom = blobs_from(x, labels.reshape(2, 1, 3, 2))
-    top = empty_tops(2)
-    layer.layer_setup(bottom, top)
-    check_gradient(layer, bottom, top, check_bottom=[0], top_ids=[0])
+    check_loss_gradient(f'type: "SoftmaxWithLoss" loss_param {{ ignore_label: -1 normalization: {mode} }}',
+                        [x, labels.reshape(2, 1, 3, 2)], n_top=2)
 
 
 def test_gradient_axis_last():
     x = RNG.standard_normal((3, 2, 4))
     labels = RNG.integers(0, 4, (3, 2))
-    layer = make_layer('type: "SoftmaxWithLoss" softmax_param { axis: 2 }')
-    bottom = blobs_from(x, labels)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    check_gradient(layer, bottom, top, check_bottom=[0])
+    check_loss_gradient('type: "SoftmaxWithLoss" softmax_param { axis: 2 }', [x, labels])
 
 
 def test_loss_weight_scales_loss_and_gradient():
     x, labels = spatial_case(ignore=9)
-    text = 'type: "SoftmaxWithLoss" loss_weight: 2.5 loss_param { ignore_label: 9 }'
-    layer = make_layer(text)
-    bottom = blobs_from(x, labels)
-    top = empty_tops(1)
-    layer.layer_setup(bottom, top)
-    weighted = layer.forward(bottom, top)
-    xt = torch.from_numpy(x).requires_grad_()
-    ref = F.cross_entropy(xt, torch.from_numpy(labels), ignore_index=9)
-    (2.5 * ref).backward()
-    np.testing.assert_allclose(weighted, 2.5 * ref.item(), rtol=1e-12)
-    layer.backward(top, [True, False], bottom)
-    np.testing.assert_allclose(bottom[0].diff, xt.grad.numpy(), rtol=1e-10, atol=1e-15)
+    check_weighted_loss_against_torch(
+        'type: "SoftmaxWithLoss" loss_weight: 2.5 loss_param { ignore_label: 9 }', [x, labels],
+        lambda xt: 2.5 * F.cross_entropy(xt, torch.from_numpy(labels), ignore_index=9),
+        rtol=1e-10, atol=1e-15)
 
 
 def test_float32_forward():
