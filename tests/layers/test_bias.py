@@ -3,15 +3,11 @@ import pytest
 import torch
 
 from caffeine.errors import ConfigError
-from caffeine.testing.gradient_check import check_gradient
-from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from caffeine.testing.layer_helpers import run_layer
+from axis_blob_checks import broadcast_view, check_gradient_maybe_in_place, check_learned_blob_forward
 
 RNG = np.random.default_rng(14)
 X_SHAPE = (2, 3, 4, 2)
-
-
-def view(axis, shape):
-    return (1,) * axis + tuple(shape) + (1,) * (len(X_SHAPE) - axis - len(shape))
 
 
 @pytest.mark.parametrize("params,axis,shape", [
@@ -19,14 +15,8 @@ def view(axis, shape):
     ("axis: -1", 3, (2,)), ("num_axes: 0", 0, ()),
 ])
 def test_learned_bias_forward_matches_torch(params, axis, shape):
-    x = RNG.standard_normal(X_SHAPE)
-    layer = make_layer(f'type: "Bias" bias_param {{ {params} filler {{ type: "gaussian" }} }}')
-    bottom, top = blobs_from(x), empty_tops(1)
-    layer.layer_setup(bottom, top)
-    assert layer.blobs[0].shape == shape
-    layer.forward(bottom, top)
-    b = torch.from_numpy(layer.blobs[0].data.copy()).reshape(view(axis, shape))
-    np.testing.assert_allclose(top[0].data, (torch.from_numpy(x) + b).numpy(), rtol=1e-12)
+    check_learned_blob_forward(f'type: "Bias" bias_param {{ {params} filler {{ type: "gaussian" }} }}',
+                               RNG.standard_normal(X_SHAPE), axis, shape, torch.add)
 
 
 def test_default_filler_is_zero():
@@ -41,23 +31,21 @@ def test_two_bottoms_forward(params, bias_shape, axis):
     x, b = RNG.standard_normal(X_SHAPE), RNG.standard_normal(bias_shape)
     layer, _, top = run_layer(f'type: "Bias" bias_param {{ {params} }}', [x, b])
     assert layer.blobs == []
-    np.testing.assert_allclose(top[0].data, x + b.reshape(view(axis, bias_shape)), rtol=1e-12)
+    np.testing.assert_allclose(top[0].data, x + b.reshape(broadcast_view(x.ndim, axis, bias_shape)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("params", ["", "axis: 0 num_axes: 2", "num_axes: -1", "num_axes: 0"])
 @pytest.mark.parametrize("in_place", [False, True])
 def test_gradient_one_bottom(params, in_place):
-    layer = make_layer(f'type: "Bias" bias_param {{ {params} filler {{ type: "gaussian" }} }}')
-    bottom = blobs_from(RNG.standard_normal((2, 3, 2, 2)))
-    check_gradient(layer, bottom, [bottom[0]] if in_place else empty_tops(1))
+    check_gradient_maybe_in_place(f'type: "Bias" bias_param {{ {params} filler {{ type: "gaussian" }} }}',
+                                  [RNG.standard_normal((2, 3, 2, 2))], in_place)
 
 
 @pytest.mark.parametrize("bias_shape,params", [((3,), ""), ((3, 2), ""), ((2,), "axis: 0"), ((), "")])
 @pytest.mark.parametrize("in_place", [False, True])
 def test_gradient_two_bottoms(bias_shape, params, in_place):
-    layer = make_layer(f'type: "Bias" bias_param {{ {params} }}')
-    bottom = blobs_from(RNG.standard_normal((2, 3, 2, 2)), RNG.standard_normal(bias_shape))
-    check_gradient(layer, bottom, [bottom[0]] if in_place else empty_tops(1))
+    check_gradient_maybe_in_place(f'type: "Bias" bias_param {{ {params} }}',
+                                  [RNG.standard_normal((2, 3, 2, 2)), RNG.standard_normal(bias_shape)], in_place)
 
 
 def test_param_diff_accumulates():

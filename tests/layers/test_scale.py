@@ -3,16 +3,11 @@ import pytest
 import torch
 
 from caffeine.errors import ConfigError
-from caffeine.testing.gradient_check import check_gradient
 from caffeine.testing.layer_helpers import blobs_from, empty_tops, make_layer, run_layer
+from axis_blob_checks import broadcast_view, check_gradient_maybe_in_place, check_learned_blob_forward
 
 RNG = np.random.default_rng(13)
 X_SHAPE = (2, 3, 4, 2)
-
-
-def scale_view(x_shape, axis, shape):
-    """Index the scale so it broadcasts against x (torch as the oracle)."""
-    return (1,) * axis + tuple(shape) + (1,) * (len(x_shape) - axis - len(shape))
 
 
 @pytest.mark.parametrize("params,axis,shape", [
@@ -24,14 +19,8 @@ def scale_view(x_shape, axis, shape):
     ("axis: 1 num_axes: 3", 1, (3, 4, 2)),
 ])
 def test_learned_scale_forward_matches_torch(params, axis, shape):
-    x = RNG.standard_normal(X_SHAPE)
-    layer = make_layer(f'type: "Scale" scale_param {{ {params} filler {{ type: "gaussian" }} }}')
-    bottom, top = blobs_from(x), empty_tops(1)
-    layer.layer_setup(bottom, top)
-    assert layer.blobs[0].shape == shape
-    layer.forward(bottom, top)
-    s = torch.from_numpy(layer.blobs[0].data.copy()).reshape(scale_view(X_SHAPE, axis, shape))
-    np.testing.assert_allclose(top[0].data, (torch.from_numpy(x) * s).numpy(), rtol=1e-12)
+    check_learned_blob_forward(f'type: "Scale" scale_param {{ {params} filler {{ type: "gaussian" }} }}',
+                               RNG.standard_normal(X_SHAPE), axis, shape, torch.mul)
 
 
 def test_default_filler_is_identity_and_bias_term():
@@ -55,7 +44,7 @@ def test_two_bottoms_forward_matches_torch(params, scale_shape, axis):
     x, s = RNG.standard_normal(X_SHAPE), RNG.standard_normal(scale_shape)
     layer, _, top = run_layer(f'type: "Scale" scale_param {{ {params} }}', [x, s])
     assert layer.blobs == []
-    expect = torch.from_numpy(x) * torch.from_numpy(s).reshape(scale_view(X_SHAPE, axis, scale_shape))
+    expect = torch.from_numpy(x) * torch.from_numpy(s).reshape(broadcast_view(x.ndim, axis, scale_shape))
     np.testing.assert_allclose(top[0].data, expect.numpy(), rtol=1e-12)
 
 
@@ -75,18 +64,16 @@ def test_two_bottoms_with_bias_term_has_only_the_bias_blob():
                                     "axis: 2 num_axes: 2 bias_term: true bias_filler { type: 'gaussian' }"])
 @pytest.mark.parametrize("in_place", [False, True])
 def test_gradient_one_bottom(params, in_place):
-    layer = make_layer(f'type: "Scale" scale_param {{ {params} filler {{ type: "gaussian" }} }}')
-    bottom = blobs_from(RNG.standard_normal((2, 3, 2, 2)))
-    check_gradient(layer, bottom, [bottom[0]] if in_place else empty_tops(1))
+    check_gradient_maybe_in_place(f'type: "Scale" scale_param {{ {params} filler {{ type: "gaussian" }} }}',
+                                  [RNG.standard_normal((2, 3, 2, 2))], in_place)
 
 
 @pytest.mark.parametrize("scale_shape,params", [((3,), ""), ((3, 2), ""), ((2, 3, 2, 2), "axis: 0"), ((), ""),
                                                 ((3, 2), "bias_term: true bias_filler { type: 'gaussian' }")])
 @pytest.mark.parametrize("in_place", [False, True])
 def test_gradient_two_bottoms(scale_shape, params, in_place):
-    layer = make_layer(f'type: "Scale" scale_param {{ {params} }}')
-    bottom = blobs_from(RNG.standard_normal((2, 3, 2, 2)), RNG.standard_normal(scale_shape))
-    check_gradient(layer, bottom, [bottom[0]] if in_place else empty_tops(1))
+    check_gradient_maybe_in_place(f'type: "Scale" scale_param {{ {params} }}',
+                                  [RNG.standard_normal((2, 3, 2, 2)), RNG.standard_normal(scale_shape)], in_place)
 
 
 def test_param_diffs_accumulate_and_propagate_down_respected():
