@@ -141,10 +141,16 @@ def test_errors_name_layer_and_blob():
         make_net(MLP.replace('layer { name: "loss"', 'layer { name: "dup" type: "ReLU" bottom: "ip2" top: "target" }\nlayer { name: "loss"'))
 
 
-def test_save_and_copy_from_round_trip(tmp_path, caplog):
+def saved_mlp(tmp_path):
+    """The MLP net and the path of its saved .caffemodel (the weights copy_from reads)."""
     net = make_net()
     path = tmp_path / "m.caffemodel"
     net.save(str(path))
+    return net, path
+
+
+def test_save_and_copy_from_round_trip(tmp_path, caplog):
+    net, path = saved_mlp(tmp_path)
     other = make_net(MLP.replace("std: 0.5", "std: 2.0"))
     with caplog.at_level(logging.INFO, logger="caffeine"):
         report = other.copy_from(str(path))
@@ -154,14 +160,12 @@ def test_save_and_copy_from_round_trip(tmp_path, caplog):
             np.testing.assert_array_equal(a.data, b.data)
     assert "Copying source layer ip1" in caplog.text
     # pycaffe constructor order
-    third = Net(str(tmp_path / "net.prototxt") if False else proto_io.parse_net_text(MLP), TEST, weights=str(path))
+    third = Net(proto_io.parse_net_text(MLP), TEST, weights=str(path))
     np.testing.assert_array_equal(third.params["ip2"][0].data, net.params["ip2"][0].data)
 
 
 def test_copy_from_renamed_head_reports_new_and_ignored(tmp_path, caplog):
-    net = make_net()
-    path = tmp_path / "m.caffemodel"
-    net.save(str(path))
+    _, path = saved_mlp(tmp_path)
     renamed = make_net(MLP.replace('name: "ip2"', 'name: "ip2_new"'))
     with caplog.at_level(logging.INFO, logger="caffeine"):
         report = renamed.copy_from(str(path))
@@ -171,9 +175,7 @@ def test_copy_from_renamed_head_reports_new_and_ignored(tmp_path, caplog):
 
 
 def test_copy_from_shape_mismatch_is_clear(tmp_path):
-    net = make_net()
-    path = tmp_path / "m.caffemodel"
-    net.save(str(path))
+    _, path = saved_mlp(tmp_path)
     wider = make_net(MLP.replace("num_output: 5", "num_output: 6"))
     with pytest.raises(WeightsError, match=r"shape mismatch.*rename the layer") as info:
         wider.copy_from(str(path))
