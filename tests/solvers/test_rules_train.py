@@ -11,43 +11,42 @@ import pytest
 from caffeine.solvers import SOLVERS, get_solver
 from solver_testlib import record_losses, run_cli, solver_param
 
-# Caffe's cifar10_quick layers (conv32-pool-conv32-avepool-conv64-avepool-ip64-ip10) on 1x28x28 digits.
-QUICK_NET = """
-name: "CIFAR10_quick_digits"
-layer { name: "data" type: "Data" top: "data" top: "label"
-  transform_param { scale: 0.00390625 }
-  data_param { source: "SOURCE" batch_size: 16 backend: LMDB } }
-layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  convolution_param { num_output: 32 pad: 2 kernel_size: 5 stride: 1
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
-  pooling_param { pool: MAX kernel_size: 3 stride: 2 } }
-layer { name: "relu1" type: "ReLU" bottom: "pool1" top: "pool1" }
-layer { name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  convolution_param { num_output: 32 pad: 2 kernel_size: 5 stride: 1
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "relu2" type: "ReLU" bottom: "conv2" top: "conv2" }
-layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2"
-  pooling_param { pool: AVE kernel_size: 3 stride: 2 } }
-layer { name: "conv3" type: "Convolution" bottom: "pool2" top: "conv3"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  convolution_param { num_output: 64 pad: 2 kernel_size: 5 stride: 1
-    weight_filler { type: "xavier" } bias_filler { type: "constant" } } }
-layer { name: "relu3" type: "ReLU" bottom: "conv3" top: "conv3" }
-layer { name: "pool3" type: "Pooling" bottom: "conv3" top: "pool3"
-  pooling_param { pool: AVE kernel_size: 3 stride: 2 } }
-layer { name: "ip1" type: "InnerProduct" bottom: "pool3" top: "ip1"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  inner_product_param { num_output: 64 weight_filler { type: "xavier" }
-    bias_filler { type: "constant" } } }
-layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
-  param { lr_mult: 1 } param { lr_mult: 2 }
-  inner_product_param { num_output: 10 weight_filler { type: "xavier" }
-    bias_filler { type: "constant" } } }
-layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" }
-"""
+# Caffe's cifar10_quick layers (conv32-pool-conv32-avepool-conv64-avepool-ip64-ip10) on 1x28x28 digits,
+# every learned layer with xavier weights, constant bias and lr_mult 1 / 2.
+LEARNED = 'param { lr_mult: 1 } param { lr_mult: 2 }'
+FILLERS = 'weight_filler { type: "xavier" } bias_filler { type: "constant" }'
+
+
+def conv(k, bottom, nout):
+    return (f'layer {{ name: "conv{k}" type: "Convolution" bottom: "{bottom}" top: "conv{k}" {LEARNED}\n'
+            f'  convolution_param {{ num_output: {nout} pad: 2 kernel_size: 5 stride: 1 {FILLERS} }} }}\n')
+
+
+def pool(k, bottom, method):
+    return (f'layer {{ name: "pool{k}" type: "Pooling" bottom: "{bottom}" top: "pool{k}"\n'
+            f'  pooling_param {{ pool: {method} kernel_size: 3 stride: 2 }} }}\n')
+
+
+def relu(k, top):
+    return f'layer {{ name: "relu{k}" type: "ReLU" bottom: "{top}" top: "{top}" }}\n'
+
+
+def ip(k, bottom, nout):
+    return (f'layer {{ name: "ip{k}" type: "InnerProduct" bottom: "{bottom}" top: "ip{k}" {LEARNED}\n'
+            f'  inner_product_param {{ num_output: {nout} {FILLERS} }} }}\n')
+
+
+QUICK_NET = "".join([
+    'name: "CIFAR10_quick_digits"\n',
+    'layer { name: "data" type: "Data" top: "data" top: "label"\n'
+    '  transform_param { scale: 0.00390625 }\n'
+    '  data_param { source: "SOURCE" batch_size: 16 backend: LMDB } }\n',
+    conv(1, "data", 32), pool(1, "conv1", "MAX"), relu(1, "pool1"),
+    conv(2, "pool1", 32), relu(2, "conv2"), pool(2, "conv2", "AVE"),
+    conv(3, "pool2", 64), relu(3, "conv3"), pool(3, "conv3", "AVE"),
+    ip(1, "pool3", 64), ip(2, "ip1", 10),
+    'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" }\n',
+])
 
 # Settings in the range of Caffe's examples (the adaptive rules' first step is lr * sign(g)).
 SETTINGS = {
