@@ -148,6 +148,43 @@ extern "C" __global__ void pool_uniform(const int n, const unsigned long long se
   }
 }
 
+// The STOCHASTIC window of top element `index`: its plane of the bottom and its rows and
+// columns, clipped to the image (no padding: the layer refuses it).  Shared by both forwards.
+struct StoWindow {
+  const Dtype* slice;
+  int hstart, hend, wstart, wend;
+};
+
+__device__ __forceinline__ StoWindow sto_window(
+    const int index, const Dtype* bottom, const int height, const int width,
+    const int pooled_height, const int pooled_width, const int kernel_h, const int kernel_w,
+    const int stride_h, const int stride_w) {
+  const int pw = index % pooled_width;
+  const int ph = (index / pooled_width) % pooled_height;
+  const int plane = index / (pooled_width * pooled_height);
+  StoWindow win;
+  win.hstart = ph * stride_h;
+  win.hend = kmin(win.hstart + kernel_h, height);
+  win.wstart = pw * stride_w;
+  win.wend = kmin(win.wstart + kernel_w, width);
+  win.slice = bottom + (long long)plane * height * width;
+  return win;
+}
+
+// The window's sum and sum of squares, added in Caffe's row-major order (TRAIN uses the sum).
+__device__ __forceinline__ void sto_window_sums(const StoWindow& win, const int width, Dtype& sum,
+                                                Dtype& sumsq) {
+  sum = 0;
+  sumsq = 0;
+  for (int h = win.hstart; h < win.hend; ++h) {
+    for (int w = win.wstart; w < win.wend; ++w) {
+      const Dtype v = win.slice[h * width + w];
+      sum += v;
+      sumsq += v * v;
+    }
+  }
+}
+
 // STOCHASTIC, TRAIN (Caffe's StoPoolForwardTrain): the first position whose running sum
 // reaches u * (window sum) is sampled; mask = h * width + w of it, -1 (and top 0) if none.
 // No padding (the layer refuses it).
@@ -156,30 +193,20 @@ extern "C" __global__ void sto_pool_forward_train(
     const int width, const int pooled_height, const int pooled_width, const int kernel_h,
     const int kernel_w, const int stride_h, const int stride_w, Dtype* top, int* mask) {
   CUDA_KERNEL_LOOP(index, n) {
-    const int pw = index % pooled_width;
-    const int ph = (index / pooled_width) % pooled_height;
-    const int plane = index / (pooled_width * pooled_height);
-    const int hstart = ph * stride_h;
-    const int hend = kmin(hstart + kernel_h, height);
-    const int wstart = pw * stride_w;
-    const int wend = kmin(wstart + kernel_w, width);
-    const Dtype* slice = bottom + (long long)plane * height * width;
-    Dtype cumsum = 0;
-    for (int h = hstart; h < hend; ++h) {
-      for (int w = wstart; w < wend; ++w) {
-        cumsum += slice[h * width + w];
-      }
-    }
+    const StoWindow win = sto_window(index, bottom, height, width, pooled_height, pooled_width,
+                                     kernel_h, kernel_w, stride_h, stride_w);
+    Dtype cumsum, sumsq;
+    sto_window_sums(win, width, cumsum, sumsq);
     const Dtype thres = rand[index] * cumsum;
     Dtype value = 0;
     int chosen = -1;
     cumsum = 0;
-    for (int h = hstart; h < hend && chosen < 0; ++h) {
-      for (int w = wstart; w < wend; ++w) {
-        cumsum += slice[h * width + w];
+    for (int h = win.hstart; h < win.hend && chosen < 0; ++h) {
+      for (int w = win.wstart; w < win.wend; ++w) {
+        cumsum += win.slice[h * width + w];
         if (cumsum >= thres) {
           chosen = h * width + w;
-          value = slice[chosen];
+          value = win.slice[chosen];
           break;
         }
       }
@@ -196,23 +223,10 @@ extern "C" __global__ void sto_pool_forward_test(
     const int pooled_height, const int pooled_width, const int kernel_h, const int kernel_w,
     const int stride_h, const int stride_w, Dtype* top, Dtype* sums, Dtype* sumsqs) {
   CUDA_KERNEL_LOOP(index, n) {
-    const int pw = index % pooled_width;
-    const int ph = (index / pooled_width) % pooled_height;
-    const int plane = index / (pooled_width * pooled_height);
-    const int hstart = ph * stride_h;
-    const int hend = kmin(hstart + kernel_h, height);
-    const int wstart = pw * stride_w;
-    const int wend = kmin(wstart + kernel_w, width);
-    const Dtype* slice = bottom + (long long)plane * height * width;
-    Dtype cumsum = 0;
-    Dtype cumvalues = 0;
-    for (int h = hstart; h < hend; ++h) {
-      for (int w = wstart; w < wend; ++w) {
-        const Dtype v = slice[h * width + w];
-        cumsum += v;
-        cumvalues += v * v;
-      }
-    }
+    const StoWindow win = sto_window(index, bottom, height, width, pooled_height, pooled_width,
+                                     kernel_h, kernel_w, stride_h, stride_w);
+    Dtype cumsum, cumvalues;
+    sto_window_sums(win, width, cumsum, cumvalues);
     cumsum += Dtype(K_FLT_MIN);
     top[index] = cumvalues / cumsum;
     sums[index] = cumsum;
