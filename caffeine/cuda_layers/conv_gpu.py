@@ -73,35 +73,37 @@ def _groups(layer, weight):
     return weight.reshape(g, layer.conv_out_channels // g, -1)
 
 
-def _w_times(layer, weight, cols, rows):
-    """rows (C_out, M) = W @ cols per group."""
-    xp = cp()
+def _per_group(layer, weight, cols, rows):
+    """(W_g, cols_g, rows_g) per group: its weights (C_out/g, C_in/g*K), its rows of the
+    column matrix (C_in/g*K) and of the conv-output rows (C_out/g); all views."""
     w = _groups(layer, weight)
     kg = cols.shape[0] // layer.group
     og = rows.shape[0] // layer.group
     for g in range(layer.group):
-        xp.matmul(w[g], cols[g * kg:(g + 1) * kg], out=rows[g * og:(g + 1) * og])
+        yield w[g], cols[g * kg:(g + 1) * kg], rows[g * og:(g + 1) * og]
+
+
+def _w_times(layer, weight, cols, rows):
+    """rows (C_out, M) = W @ cols per group."""
+    xp = cp()
+    for w, c, r in _per_group(layer, weight, cols, rows):
+        xp.matmul(w, c, out=r)
     return rows
 
 
 def _wt_times(layer, weight, rows, cols):
     """cols (C_in*K, M) = W^T @ rows per group."""
     xp = cp()
-    w = _groups(layer, weight)
-    kg = cols.shape[0] // layer.group
-    og = rows.shape[0] // layer.group
-    for g in range(layer.group):
-        xp.matmul(w[g].T, rows[g * og:(g + 1) * og], out=cols[g * kg:(g + 1) * kg])
+    for w, c, r in _per_group(layer, weight, cols, rows):
+        xp.matmul(w.T, r, out=c)
     return cols
 
 
 def _accumulate_weight_diff(layer, rows, cols):
+    """dW += rows @ cols^T per group (in place in the weight blob's diff)."""
     xp = cp()
-    wdiff = _groups(layer, layer.blobs[0].gpu_diff)
-    kg = cols.shape[0] // layer.group
-    og = rows.shape[0] // layer.group
-    for g in range(layer.group):
-        wdiff[g] += xp.matmul(rows[g * og:(g + 1) * og], cols[g * kg:(g + 1) * kg].T)
+    for dw, c, r in _per_group(layer, layer.blobs[0].gpu_diff, cols, rows):
+        dw += xp.matmul(r, c.T)
 
 
 def _images(layer, array):
