@@ -140,41 +140,44 @@ def prelu_backward_gpu(layer, top, propagate_down, bottom):
 
 
 # ---- Dropout --------------------------------------------------------------------------------
-def dropout_forward_gpu(layer, bottom, top):
-    x, y = data_ro(bottom[0]), top[0].gpu_data
+def _dropout_run(layer, kernel, src, dst, in_place, train_seed):
+    """dst = dropout of src, forward or backward (the same mask and factor both ways).  TRAIN
+    (``train_seed`` set): each element kept with probability 1 - ratio, times ``scale`` when
+    scale_train; otherwise the identity with scale_train (a copy unless in place), else Caffe's
+    TEST factor 1 - ratio."""
     dt = layer.dtype
-    if layer._train():
-        # the mask is a function of (seed, element): backward regenerates it, nothing stored
-        layer._gpu_seed = seed(layer)
-        layer._gpu_count = x.size
+    if train_seed is not None:
         factor = layer.scale if layer.scale_train else 1.0
-        run("neuron", "dropout_forward", x.size, x, y, layer._gpu_seed, np.float32(layer.ratio),
+        run("neuron", kernel, src.size, src, dst, train_seed, np.float32(layer.ratio),
             scalar(factor, dt), dtype=dt)
     elif layer.scale_train:
-        if top[0] is not bottom[0]:
-            y[...] = x
+        if not in_place:
+            dst[...] = src
     else:
-        run("neuron", "dropout_forward", x.size, x, y, np.uint64(0), np.float32(0.0),
+        run("neuron", kernel, src.size, src, dst, np.uint64(0), np.float32(0.0),
             scalar(1.0 - layer.ratio, dt), dtype=dt)
+
+
+def dropout_forward_gpu(layer, bottom, top):
+    x, y = data_ro(bottom[0]), top[0].gpu_data
+    train_seed = None
+    if layer._train():
+        # the mask is a function of (seed, element): backward regenerates it, nothing stored
+        layer._gpu_seed = train_seed = seed(layer)
+        layer._gpu_count = x.size
+    _dropout_run(layer, "dropout_forward", x, y, top[0] is bottom[0], train_seed)
 
 
 def dropout_backward_gpu(layer, top, propagate_down, bottom):
     if not propagate_down[0]:
         return
     dy, dx = diff_ro(top[0]), bottom[0].gpu_diff
-    dt = layer.dtype
+    train_seed = None
     if layer._train():
         if getattr(layer, "_gpu_count", None) != dy.size:
             raise layer.error("backward called without a matching TRAIN forward")
-        factor = layer.scale if layer.scale_train else 1.0
-        run("neuron", "dropout_backward", dy.size, dy, dx, layer._gpu_seed, np.float32(layer.ratio),
-            scalar(factor, dt), dtype=dt)
-    elif layer.scale_train:
-        if top[0] is not bottom[0]:
-            dx[...] = dy
-    else:
-        run("neuron", "dropout_backward", dy.size, dy, dx, np.uint64(0), np.float32(0.0),
-            scalar(1.0 - layer.ratio, dt), dtype=dt)
+        train_seed = layer._gpu_seed
+    _dropout_run(layer, "dropout_backward", dy, dx, top[0] is bottom[0], train_seed)
 
 
 def uniform_host(seed_value, count):
