@@ -27,7 +27,7 @@ def scale_forward_gpu(layer, bottom, top):
     _, dim, inner = layer.dims
     x = data_ro(bottom[0])
     layer._gpu_bottom_copy = x.copy() if top[0] is bottom[0] else None
-    s = data_ro(layer._scale(bottom))
+    s = data_ro(layer._operand(bottom))
     b = data_ro(layer.blobs[-1]) if layer.bias_term else s
     run("scale_bias", "scale_forward", x.size, x, s, b, i32(1 if layer.bias_term else 0), i32(dim), i32(inner),
         top[0].gpu_data, dtype=layer.dtype)
@@ -39,17 +39,13 @@ def scale_backward_gpu(layer, top, propagate_down, bottom):
     # parameter gradients first: in place, writing the bottom diff overwrites the top diff
     if layer.bias_term and layer.param_propagate_down[-1]:
         layer.blobs[-1].gpu_diff.reshape(dim)[...] += _channel_sums(layer, SUM, dy)
-    one_bottom = len(bottom) == 1
-    scale = layer._scale(bottom)
-    if (one_bottom and layer.param_propagate_down[0]) or (not one_bottom and propagate_down[1]):
+    scale = layer._operand(bottom)
+    if layer._operand_wants_grad(bottom, propagate_down):
         x = layer._gpu_bottom_copy if top[0] is bottom[0] else data_ro(bottom[0])
         if x is None:
             raise layer.error("backward called before an in-place forward")
         grad = _channel_sums(layer, DOT, dy, x)
-        if one_bottom:
-            scale.gpu_diff.reshape(dim)[...] += grad  # param diffs accumulate
-        else:
-            scale.gpu_diff.reshape(dim)[...] = grad
+        layer._store_operand_grad(bottom, scale.gpu_diff.reshape(dim), grad)
     if propagate_down[0]:
         s = data_ro(scale)
         run("scale_bias", "scale_forward", dy.size, dy, s, s, i32(0), i32(dim), i32(inner), bottom[0].gpu_diff,
@@ -60,19 +56,15 @@ def scale_backward_gpu(layer, top, propagate_down, bottom):
 def bias_forward_gpu(layer, bottom, top):
     _, dim, inner = layer.dims
     x = data_ro(bottom[0])
-    run("scale_bias", "bias_forward", x.size, x, data_ro(layer._bias(bottom)), i32(dim), i32(inner),
+    run("scale_bias", "bias_forward", x.size, x, data_ro(layer._operand(bottom)), i32(dim), i32(inner),
         top[0].gpu_data, dtype=layer.dtype)
 
 
 def bias_backward_gpu(layer, top, propagate_down, bottom):
     _, dim, _ = layer.dims
     dy = diff_ro(top[0])
-    one_bottom = len(bottom) == 1
-    if (one_bottom and layer.param_propagate_down[0]) or (not one_bottom and propagate_down[1]):
+    if layer._operand_wants_grad(bottom, propagate_down):
         grad = _channel_sums(layer, SUM, dy)
-        if one_bottom:
-            layer.blobs[0].gpu_diff.reshape(dim)[...] += grad
-        else:
-            bottom[1].gpu_diff.reshape(dim)[...] = grad
+        layer._store_operand_grad(bottom, layer._operand(bottom).gpu_diff.reshape(dim), grad)
     if propagate_down[0] and top[0] is not bottom[0]:
         bottom[0].gpu_diff[...] = dy
