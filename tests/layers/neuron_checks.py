@@ -1,5 +1,7 @@
 """Checks shared by the element-wise (neuron) layer tests: gradients out of place and in place,
-backward against torch autograd, and propagate_down false."""
+forward and backward against a torch oracle, saturation at extreme inputs, and propagate_down
+false.  Each test passes its own oracle (a torch function of a tensor), so none of them
+depends on the layer code it tests."""
 import numpy as np
 import torch
 
@@ -53,3 +55,22 @@ def forward_float32(text, x):
     _, _, top = run_layer(text, [x], dtype=np.float32)
     assert top[0].shape == x.shape and top[0].dtype == np.float32
     return top[0].data
+
+
+def check_forward_vs_torch(text, x, oracle, **tolerance):
+    """Top data for the float32 bottom x against ``oracle(torch.from_numpy(x))`` (the oracle
+    picks its own precision)."""
+    y = forward_float32(text, x)
+    np.testing.assert_allclose(y, oracle(torch.from_numpy(x)).numpy(), **tolerance)
+
+
+def check_backward_vs_torch(text, x, dy, oracle, inplace, **tolerance):
+    """Bottom diff for top diff dy against torch autograd of ``oracle`` (top == bottom when inplace)."""
+    _, dx = forward_backward(text, x, dy, inplace)
+    np.testing.assert_allclose(dx, torch_input_grad(oracle, x, dy), **tolerance)
+
+
+def check_extreme_inputs(text, expected):
+    """float32 inputs -1e4, -100, 0, 100, 1e4 give ``expected`` (saturated, no overflow)."""
+    x = np.array([-1e4, -100.0, 0.0, 100.0, 1e4], dtype=np.float32)
+    np.testing.assert_allclose(forward_float32(text, x), expected, atol=1e-30)

@@ -7,7 +7,7 @@ import torch
 
 from caffeine.errors import ConfigError
 from caffeine.testing.layer_helpers import run_layer
-from neuron_checks import check_neuron_gradient, forward_backward, forward_float32, torch_input_grad
+from neuron_checks import check_backward_vs_torch, check_forward_vs_torch, check_neuron_gradient
 
 RNG = np.random.default_rng(18)
 CASES = [(-1.0, 1.0, 0.0), (-1.0, 0.5, 1.0), (2.0, 1.0, 0.0), (10.0, -0.75, 3.0), (0.5, 2.0, 0.25)]
@@ -29,9 +29,8 @@ def positive_inputs(shape):
 @pytest.mark.parametrize("base, scale, shift", CASES)
 def test_forward_matches_torch(base, scale, shift):
     x = positive_inputs((2, 3, 4)).astype(np.float32)
-    y = forward_float32(log_text(base, scale, shift), x)
-    expected = torch_log(torch.from_numpy(x).double(), base, scale, shift).numpy()
-    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    check_forward_vs_torch(log_text(base, scale, shift), x, lambda t: torch_log(t.double(), base, scale, shift),
+                           rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("base, scale, shift", CASES)
@@ -46,8 +45,8 @@ def test_gradient(base, scale, shift, inplace):
 def test_backward_matches_torch_autograd(base, scale, shift, inplace):
     x = positive_inputs((3, 4))
     dy = RNG.standard_normal(x.shape)
-    _, dx = forward_backward(log_text(base, scale, shift), x, dy, inplace)
-    np.testing.assert_allclose(dx, torch_input_grad(lambda t: torch_log(t, base, scale, shift), x, dy), rtol=1e-6)
+    check_backward_vs_torch(log_text(base, scale, shift), x, dy, lambda t: torch_log(t, base, scale, shift),
+                            inplace, rtol=1e-6)
 
 
 @pytest.mark.parametrize("base, match", [(0.0, "strictly positive"), (-3.0, "strictly positive"),

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from caffeine.testing.layer_helpers import run_layer
-from neuron_checks import check_neuron_gradient, forward_backward, forward_float32, torch_input_grad
+from neuron_checks import check_backward_vs_torch, check_forward_vs_torch, check_neuron_gradient
 
 RNG = np.random.default_rng(19)
 # (power, scale, shift): general, square (Caffe's power == 2 branch), shift 0, affine, fractional
@@ -23,9 +23,8 @@ def inputs(shape):
 @pytest.mark.parametrize("power, scale, shift", CASES)
 def test_forward_matches_torch(power, scale, shift):
     x = inputs((2, 3, 4)).astype(np.float32)
-    y = forward_float32(power_text(power, scale, shift), x)
-    expected = torch.pow(shift + scale * torch.from_numpy(x).double(), power).numpy()
-    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    check_forward_vs_torch(power_text(power, scale, shift), x, lambda t: torch.pow(shift + scale * t.double(), power),
+                           rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("power, scale, shift", CASES)
@@ -40,9 +39,8 @@ def test_gradient(power, scale, shift, inplace):
 def test_backward_matches_torch_autograd(power, scale, shift, inplace):
     x = inputs((3, 4))
     dy = RNG.standard_normal(x.shape)
-    _, dx = forward_backward(power_text(power, scale, shift), x, dy, inplace)
-    expected = torch_input_grad(lambda t: torch.pow(shift + scale * t, power), x, dy)
-    np.testing.assert_allclose(dx, expected, rtol=1e-10, atol=1e-12)
+    check_backward_vs_torch(power_text(power, scale, shift), x, dy, lambda t: torch.pow(shift + scale * t, power),
+                            inplace, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("power, scale, shift, value", [

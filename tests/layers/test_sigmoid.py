@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from neuron_checks import (check_neuron_gradient, check_propagate_down_false_leaves_bottom_diff,
-                           forward_backward, forward_float32, torch_input_grad)
+from neuron_checks import (check_backward_vs_torch, check_extreme_inputs, check_forward_vs_torch,
+                           check_neuron_gradient, check_propagate_down_false_leaves_bottom_diff)
 
 RNG = np.random.default_rng(11)
 TEXT = 'type: "Sigmoid"'
@@ -12,14 +12,11 @@ TEXT = 'type: "Sigmoid"'
 
 def test_forward_matches_torch_float32():
     x = (RNG.standard_normal((2, 3, 4, 5)) * 4).astype(np.float32)
-    y = forward_float32(TEXT, x)
-    np.testing.assert_allclose(y, torch.sigmoid(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
+    check_forward_vs_torch(TEXT, x, torch.sigmoid, rtol=1e-6, atol=1e-7)
 
 
 def test_extreme_inputs_saturate_without_overflow():
-    x = np.array([-1e4, -100.0, 0.0, 100.0, 1e4], dtype=np.float32)
-    y = forward_float32(TEXT, x)
-    np.testing.assert_allclose(y, [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-30)
+    check_extreme_inputs(TEXT, [0.0, 0.0, 0.5, 1.0, 1.0])
 
 
 def test_gradient():
@@ -34,8 +31,7 @@ def test_in_place_gradient():
 def test_backward_matches_torch_autograd(inplace):
     x = RNG.standard_normal((3, 4)) * 3
     dy = RNG.standard_normal(x.shape)
-    _, dx = forward_backward(TEXT, x, dy, inplace)
-    np.testing.assert_allclose(dx, torch_input_grad(torch.sigmoid, x, dy), rtol=1e-10, atol=1e-14)
+    check_backward_vs_torch(TEXT, x, dy, torch.sigmoid, inplace, rtol=1e-10, atol=1e-14)
 
 
 def test_propagate_down_false_leaves_bottom_diff():
