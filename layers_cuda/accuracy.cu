@@ -4,23 +4,13 @@
 //   accuracy_count   thread (row, chunk): counted / right / bad samples of one chunk of samples,
 //                    row = one class (for the per-class top) or the last row = every class;
 //   accuracy_finish  one thread per row: sums its chunks, writes right / counted.
-#include "common.cuh"
+#include "labels.cuh"
 
+// k_label_state's -1 / 0 / 1, then RIGHT for a counted sample the net classified right
 #define ACC_BAD -1     // label neither in [0, channels) nor ignore_label
 #define ACC_IGNORED 0  // label == ignore_label: not counted
 #define ACC_WRONG 1
 #define ACC_RIGHT 2
-
-// Caffe reads a label with static_cast<int> (truncation toward zero).  The ignore test comes
-// first, as in Caffe: ignore_label wins even when it lies inside [0, channels).
-__device__ __forceinline__ int acc_label_state(const Dtype raw, const int channels,
-                                               const int has_ignore, const int ignore_label) {
-  // trunc(raw) in [0, channels) <=> -1 < raw < channels; NaN fails both tests
-  const bool in_range = raw > Dtype(-1) && raw < Dtype(channels);
-  const bool int_range = raw > Dtype(-2147483648.0) && raw < Dtype(2147483647.0);
-  if (has_ignore && int_range && (int)raw == ignore_label) return ACC_IGNORED;
-  return in_range ? ACC_WRONG : ACC_BAD;
-}
 
 // Caffe's rule: count the classes k with score[k] >= score[label], starting from -1 so the
 // true class does not count itself; the sample is right when fewer than top_k remain.  A tie
@@ -30,14 +20,15 @@ extern "C" __global__ void accuracy_sample(const int n, const Dtype* scores, con
                                            const int has_ignore, const int ignore_label,
                                            int* state) {
   CUDA_KERNEL_LOOP(index, n) {
-    const int st = acc_label_state(label[index], channels, has_ignore, ignore_label);
+    int lv;
+    const int st = k_label_state(label[index], channels, has_ignore, ignore_label, &lv);
     if (st != ACC_WRONG) {
       state[index] = st;
       continue;
     }
     const int s = index % inner;
     const Dtype* col = scores + (long long)(index / inner) * channels * inner + s;
-    const Dtype truth = col[(long long)((int)label[index]) * inner];
+    const Dtype truth = col[(long long)lv * inner];
     int better = -1;
     for (int c = 0; c < channels && better < top_k; ++c) {
       if (col[(long long)c * inner] >= truth) ++better;

@@ -2,7 +2,7 @@
 // The forward kernels write per-element (or per-pair) losses that the host sums on the
 // device; the loss weight / normalizer reaches the backward kernels as a device pointer
 // (scale[0]), so nothing is read back to the host.
-#include "common.cuh"
+#include "labels.cuh"
 
 // out = in * scale[0] * factor   (Euclidean backward: factor = +-1/num)
 extern "C" __global__ void scale_by_device_scalar(const int n, const Dtype* in, const Dtype* scale,
@@ -21,8 +21,7 @@ extern "C" __global__ void sigmoid_ce_forward(const int n, const Dtype* x, const
                                               Dtype* loss, Dtype* valid) {
   CUDA_KERNEL_LOOP(i, n) {
     const Dtype t = target[i];
-    const bool int_range = t > Dtype(-2147483648.0) && t < Dtype(2147483647.0);
-    if (has_ignore && int_range && (int)t == ignore_label) {
+    if (has_ignore && k_fits_int(t) && (int)t == ignore_label) {
       loss[i] = 0;
       valid[i] = 0;
     } else {

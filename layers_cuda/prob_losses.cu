@@ -13,7 +13,7 @@
 // from the top diff (the loss weight) on the device, so nothing is read back.  A label that
 // is out of range (and not ignore_label) cannot raise the CPU layer's DataError without a
 // readback: its loss and its gradient row are NaN instead (Caffe would read out of bounds).
-#include "common.cuh"
+#include "labels.cuh"
 
 #define K_LOG_THRESHOLD 1e-20
 
@@ -27,20 +27,6 @@ __device__ __forceinline__ Dtype k_log_clamped(const Dtype p) { return k_log(k_f
 // NaN, the value a position with a bad label gets.
 __device__ __forceinline__ Dtype k_nan() { return k_sqrt(Dtype(-1)); }
 
-// Caffe reads a label with static_cast<int> (truncation toward zero).  Returns 1 when the
-// label counts (its class in *label), 0 when it equals ignore_label, -1 when it is outside
-// [0, channels) and not ignored (also NaN and labels too large for an int).
-__device__ __forceinline__ int prob_label_state(const Dtype raw, const int channels,
-                                                const int has_ignore, const int ignore_label,
-                                                int* label) {
-  const bool in_range = raw > Dtype(-1) && raw < Dtype(channels);
-  const bool fits_int = raw > Dtype(-2147483648.0) && raw < Dtype(2147483647.0);
-  const int value = fits_int ? (int)raw : 0;
-  *label = in_range ? value : 0;
-  if (has_ignore && fits_int && value == ignore_label) return 0;
-  return in_range ? 1 : -1;
-}
-
 // One thread per (outer, inner) position: loss[index] as above (0 when ignored, NaN for a
 // bad label) and valid[index] = 1 when the label counts, else 0 (VALID's normalizer).
 extern "C" __global__ void infogain_loss_forward(
@@ -50,7 +36,7 @@ extern "C" __global__ void infogain_loss_forward(
     const int s = index % inner;
     const long long base = (long long)(index / inner) * channels * inner + s;
     int lv;
-    const int state = prob_label_state(label[index], channels, has_ignore, ignore_label, &lv);
+    const int state = k_label_state(label[index], channels, has_ignore, ignore_label, &lv);
     if (state == 1) {
       const Dtype* h_row = infogain + (long long)lv * channels;
       Dtype acc = 0;
@@ -86,7 +72,7 @@ extern "C" __global__ void infogain_loss_backward(
     const int c = (index / inner) % channels;
     const int o = index / (inner * channels);
     int lv;
-    const int state = prob_label_state(label[o * inner + s], channels, has_ignore, ignore_label, &lv);
+    const int state = k_label_state(label[o * inner + s], channels, has_ignore, ignore_label, &lv);
     if (state == 1) {
       const Dtype h = infogain[(long long)lv * channels + c];
       bottom_diff[index] = (prob[index] * row_sums[lv] - h) * scale[0];
@@ -101,7 +87,7 @@ extern "C" __global__ void mll_forward(const int n, const Dtype* prob, const Dty
                                        const int dim, Dtype* loss) {
   CUDA_KERNEL_LOOP(i, n) {
     int lv;
-    const int state = prob_label_state(label[i], dim, 0, 0, &lv);
+    const int state = k_label_state(label[i], dim, 0, 0, &lv);
     loss[i] = state == 1 ? -k_log_clamped(prob[(long long)i * dim + lv]) : k_nan();
   }
 }
@@ -115,7 +101,7 @@ extern "C" __global__ void mll_backward(const int n, const Dtype* prob, const Dt
     const int r = index / dim;
     const int c = index % dim;
     int lv;
-    const int state = prob_label_state(label[r], dim, 0, 0, &lv);
+    const int state = k_label_state(label[r], dim, 0, 0, &lv);
     if (state != 1) {
       bottom_diff[index] = k_nan();
     } else if (c == lv) {

@@ -1,6 +1,6 @@
 // Softmax over the channel axis of an (outer, channels, inner) blob, and SoftmaxWithLoss
 // (Caffe's softmax_layer.cu / softmax_loss_layer.cu).
-#include "common.cuh"
+#include "labels.cuh"
 
 // One thread per (outer, inner) position: max over the channels subtracted before exp (as
 // Caffe's kernel_channel_max/subtract/exp/sum/div, fused), so large inputs do not overflow.
@@ -40,19 +40,6 @@ extern "C" __global__ void softmax_backward(
   }
 }
 
-// Caffe reads a label with static_cast<int> (truncation); state: 1 counts, 0 ignored,
-// -1 out of [0, channels) and not ignore_label (the layer raises a DataError for it).
-__device__ __forceinline__ int label_state(const Dtype raw, const int channels,
-                                           const int has_ignore, const int ignore_label,
-                                           int* label) {
-  const bool in_range = raw > Dtype(-1) && raw < Dtype(channels);
-  const bool int_range = raw > Dtype(-2147483648.0) && raw < Dtype(2147483647.0);
-  const int value = int_range ? (int)raw : 0;
-  *label = in_range ? value : 0;
-  if (has_ignore && int_range && value == ignore_label) return 0;
-  return in_range ? 1 : -1;
-}
-
 // One thread per (outer, inner) label: loss = -log(max(prob[label], FLT_MIN)), count 1;
 // an ignored label gives loss 0, count 0 (Caffe's SoftmaxLossForwardGPU).
 extern "C" __global__ void softmax_loss_forward(
@@ -62,7 +49,7 @@ extern "C" __global__ void softmax_loss_forward(
     const int s = index % inner;
     const int o = index / inner;
     int lv;
-    const int state = label_state(label[index], channels, has_ignore, ignore_label, &lv);
+    const int state = k_label_state(label[index], channels, has_ignore, ignore_label, &lv);
     if (state == 1) {
       const Dtype p = prob[((long long)o * channels + lv) * inner + s];
       loss[index] = -k_log(kmax(p, Dtype(K_FLT_MIN)));
@@ -83,7 +70,7 @@ extern "C" __global__ void softmax_loss_backward(
     const int c = (index / inner) % channels;
     const int o = index / (inner * channels);
     int lv;
-    const int state = label_state(label[o * inner + s], channels, has_ignore, ignore_label, &lv);
+    const int state = k_label_state(label[o * inner + s], channels, has_ignore, ignore_label, &lv);
     if (state == 1) {
       bottom_diff[index] = (prob[index] - Dtype(c == lv ? 1 : 0)) * scale[0];
     } else {
