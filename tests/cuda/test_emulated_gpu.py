@@ -1,6 +1,8 @@
 """The emulated device (caffeine.testing.emulated_gpu) is strict where CuPy would silently do
 the wrong thing, counts transfers, and runs whole nets: LeNet trains on the GPU path exactly
 as on the CPU, without per-iteration copies of params or activations."""
+import os
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,17 @@ def test_first_nonfinite_reads_back_once():
         arrays[2][3] = np.nan
         big = cp.full(4, 3e38, dtype=np.float32)  # finite, but its float32 sum would overflow
         assert first_nonfinite([big] + arrays) == 3
+
+
+def test_kernel_compile_errors_name_the_source_file_and_kernel(tmp_path, monkeypatch):
+    import shutil
+    shutil.copy(os.path.join(backend.KERNEL_DIR, "common.cuh"), tmp_path / "common.cuh")
+    (tmp_path / "broken.cu").write_text('#include "common.cuh"\nextern "C" __global__ void k(const int n) {\n'
+                                        '  CUDA_KERNEL_LOOP(i, n) { undeclared_name = i; }\n}\n')
+    (tmp_path / "fine.cu").write_text('#include "common.cuh"\nextern "C" __global__ void k(const int n) {}\n')
+    monkeypatch.setattr(backend, "KERNEL_DIR", str(tmp_path))
+    with emulated_gpu():
+        with pytest.raises(RuntimeError, match=r"(?s)compiling CUDA kernels in .*broken\.cu failed.*undeclared_name"):
+            backend.get_kernel("broken", "k")
+        with pytest.raises(RuntimeError, match=r"kernel 'missing' not found in .*fine\.cu"):
+            backend.get_kernel("fine", "missing")
