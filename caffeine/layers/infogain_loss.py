@@ -15,21 +15,18 @@ import numpy as np
 from caffeine.cuda_layers import prob_losses_gpu
 from caffeine.errors import ShapeError, WeightsError
 from caffeine.layers import register_layer
-from caffeine.layers.base import LossLayer
-from caffeine.layers.labels import (LOG_THRESHOLD, canonical_axis, check_label_count,
-                                    ignore_label_of, label_backprop_error, prediction_gradient_wanted,
-                                    read_labels)
-from caffeine.layers.softmax import softmax, split_axis
+from caffeine.layers.labels import (LOG_THRESHOLD, ignore_label_of, label_backprop_error,
+                                    prediction_gradient_wanted)
+from caffeine.layers.softmax_loss_base import SoftmaxLossBase
 
 
 @register_layer("InfogainLoss")
-class InfogainLossLayer(LossLayer):
+class InfogainLossLayer(SoftmaxLossBase):
     exact_num_bottom = None
     min_bottom = 2
     max_bottom = 3
-    exact_num_top = None
-    min_top = 1
-    max_top = 2
+    axis_field = "infogain_loss_param"
+    label_axis_name = "infogain axis"
     has_gpu_kernel = True  # layers_cuda/prob_losses.cu (+ softmax.cu's softmax_forward)
 
     def allow_force_backward(self, bottom_index):
@@ -70,11 +67,7 @@ class InfogainLossLayer(LossLayer):
 
     def reshape(self, bottom, top):
         super().reshape(bottom, top)
-        self.axis = canonical_axis(self, bottom[0], self.layer_param.infogain_loss_param.axis,
-                                   "infogain_loss_param.axis")
-        self.dims = split_axis(bottom[0], self.axis)
-        outer, channels, inner = self.dims
-        check_label_count(self, outer, inner, bottom[1], "infogain axis")
+        channels = self.dims[1]
         from_source = self.infogain is not None
         h_count = self.infogain.size if from_source else bottom[2].count()
         if h_count != channels * channels:
@@ -83,8 +76,6 @@ class InfogainLossLayer(LossLayer):
                              field="infogain_loss_param.source" if from_source else None,
                              blob=None if from_source else bottom[2].name,
                              expected=channels * channels, found=h_count)
-        if len(top) >= 2:
-            top[1].reshape(bottom[0].shape)
 
     def _matrix(self, bottom):
         channels = self.dims[1]
@@ -92,19 +83,11 @@ class InfogainLossLayer(LossLayer):
         return h.reshape(channels, channels)
 
     def forward_cpu(self, bottom, top):
-        outer, channels, inner = self.dims
-        prob = softmax(bottom[0].host_data_readonly.reshape(self.dims), axis=1)
-        labels, valid = read_labels(self, bottom[1], channels, self.ignore_label)
-        labels = labels.reshape(outer, inner)
-        valid = valid.reshape(outer, inner)
+        prob, labels, valid = self.probabilities_and_labels(bottom)
         h_rows = self._matrix(bottom)[labels].transpose(0, 2, 1)  # (outer, C, inner): H[label, l]
         log_prob = np.log(np.maximum(prob, LOG_THRESHOLD))
         loss = -np.einsum("ocn,ocn,on->", h_rows, log_prob, valid.astype(prob.dtype))
-        self.norm = self.normalizer(self.normalization, outer, inner, int(valid.sum()))
-        top[0].data[...] = loss / self.norm
-        self.prob, self.labels, self.valid = prob, labels, valid
-        if len(top) >= 2:
-            top[1].data.reshape(self.dims)[...] = prob
+        self.finish_forward(top, loss, prob, labels, valid)
 
     def backward_cpu(self, top, propagate_down, bottom):
         wanted = prediction_gradient_wanted(self, propagate_down)
@@ -116,9 +99,7 @@ class InfogainLossLayer(LossLayer):
         row_sums = h.sum(axis=1)[self.labels]                # (outer, inner)
         h_rows = h[self.labels].transpose(0, 2, 1)           # (outer, C, inner)
         diff = self.prob * row_sums[:, None, :] - h_rows
-        diff *= self.valid[:, None, :]
-        diff *= top[0].host_diff_readonly.flat[0] / self.norm
-        bottom[0].diff.reshape(self.dims)[...] = diff
+        self.write_bottom_diff(top, bottom, diff)
 
     def forward_gpu(self, bottom, top):
         prob_losses_gpu.infogain_forward_gpu(self, bottom, top)
