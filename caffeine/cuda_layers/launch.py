@@ -120,14 +120,17 @@ class collected_checks:
     def resolve(self, loss):
         """Read the flags and the loss back at once; raise the first failed check's error.
         Returns the loss as a Python float."""
-        if not self.pending and not hasattr(loss, "shape"):
+        on_device = hasattr(loss, "shape")   # 0.0 when the net has no loss layer
+        parts = [loss] if on_device else []
+        parts += [flag for flag, _ in self.pending]
+        if not parts:
             return float(loss)
         xp = cp()
-        parts = [xp.asarray(loss, dtype=np.float64).reshape(1)] if hasattr(loss, "shape") else []
-        parts += [flag.astype(np.float64).reshape(1) for flag, _ in self.pending]
-        values = xp.concatenate(parts).get()  # the one readback
-        flags = values[1:] if hasattr(loss, "shape") else values
-        for (_, on_fail), bad in zip(self.pending, flags):
+        stacked = xp.concatenate([xp.asarray(p, dtype=np.float64).reshape(1) for p in parts])
+        values = stacked.get()  # the one readback
+        if on_device:
+            loss, values = values[0], values[1:]
+        for (_, on_fail), bad in zip(self.pending, values):
             if bad:
                 on_fail()
-        return float(values[0]) if hasattr(loss, "shape") else float(loss)
+        return float(loss)
