@@ -1,4 +1,6 @@
 """Pieces the GPU loss layers share (softmax_gpu, losses_gpu, prob_losses_gpu)."""
+import numpy as np
+
 from caffeine.cuda_layers.launch import check_later, cp, data_ro, i32, run, work
 from caffeine.layers.labels import read_labels
 
@@ -30,3 +32,14 @@ def raise_on_bad_labels(layer, loss, label_blob, channels, ignore_label=None):
     read on the host, raising the CPU layer's DataError.  The flag is read back with the loss
     at the end of a Net forward (launch.check_later)."""
     check_later(cp().isnan(loss).any(), lambda: read_labels(layer, label_blob, channels, ignore_label))
+
+
+def finish_softmax_loss(layer, top, loss, prob, valid_count):
+    """The end of a softmax-based loss forward (SoftmaxWithLoss, InfogainLoss), as the CPU's
+    SoftmaxLossBase.finish_forward: the normalizer kept on the device for backward, top[0] =
+    the sum of the per-position ``loss`` / normalizer, the probabilities into top[1]."""
+    outer, _, inner = layer.dims
+    layer._gpu_norm = device_normalizer(layer, outer, inner, valid_count)
+    top[0].gpu_data[...] = loss.sum(dtype=np.float64) / layer._gpu_norm
+    if len(top) >= 2:
+        top[1].gpu_data[...] = prob

@@ -14,7 +14,7 @@ and gradient); only then are the labels read on the host, so a bad label raises 
 DataError, while a NaN from diverged inputs goes on to the solver's divergence guard.
 """
 from caffeine.cuda_layers.launch import cp, data_ro, diff_ro, i32, run, work
-from caffeine.cuda_layers.loss_common import (device_normalizer, ignore_args, raise_on_bad_labels,
+from caffeine.cuda_layers.loss_common import (finish_softmax_loss, ignore_args, raise_on_bad_labels,
                                               softmax_probabilities)
 from caffeine.layers.labels import label_backprop_error, prediction_gradient_wanted
 
@@ -31,7 +31,6 @@ def _infogain_matrix(layer, bottom):
 
 # ---- InfogainLoss ---------------------------------------------------------------------------
 def infogain_forward_gpu(layer, bottom, top):
-    xp = cp()
     outer, channels, inner = layer.dims
     dt = layer.dtype
     prob = softmax_probabilities(layer, bottom)
@@ -40,10 +39,7 @@ def infogain_forward_gpu(layer, bottom, top):
     run("prob_losses", "infogain_loss_forward", outer * inner, prob, data_ro(bottom[1]),
         _infogain_matrix(layer, bottom), i32(channels), i32(inner), *ignore_args(layer), loss, valid, dtype=dt)
     raise_on_bad_labels(layer, loss, bottom[1], channels, layer.ignore_label)
-    layer._gpu_norm = device_normalizer(layer, outer, inner, valid.sum())
-    top[0].gpu_data[...] = loss.sum(dtype=xp.float64) / layer._gpu_norm
-    if len(top) >= 2:
-        top[1].gpu_data[...] = prob
+    finish_softmax_loss(layer, top, loss, prob, valid.sum())
 
 
 def infogain_backward_gpu(layer, top, propagate_down, bottom):

@@ -6,8 +6,8 @@ scale loss_weight / normalizer.  One small readback per forward remains: whether
 is out of range, so a bad label raises the same DataError as on the CPU (Caffe's GPU code
 would read out of bounds instead).
 """
-from caffeine.cuda_layers.launch import check_later, cp, data_ro, diff_ro, i32, run, work
-from caffeine.cuda_layers.loss_common import device_normalizer, ignore_args, softmax_probabilities
+from caffeine.cuda_layers.launch import check_later, data_ro, diff_ro, i32, run, work
+from caffeine.cuda_layers.loss_common import finish_softmax_loss, ignore_args, softmax_probabilities
 from caffeine.layers.labels import read_labels
 
 
@@ -26,7 +26,6 @@ def softmax_backward_gpu(layer, top, propagate_down, bottom):
 
 
 def loss_forward_gpu(layer, bottom, top):
-    xp = cp()
     outer, channels, inner = layer.dims
     dt = layer.dtype
     prob = softmax_probabilities(layer, bottom)
@@ -37,10 +36,7 @@ def loss_forward_gpu(layer, bottom, top):
         *ignore_args(layer), loss, counts, dtype=dt)
     # a bad label raises the CPU's DataError (the flag is read back with the Net's loss)
     check_later((counts < 0).any(), lambda: read_labels(layer, bottom[1], channels, layer.ignore_label))
-    layer._gpu_norm = device_normalizer(layer, outer, inner, counts.sum())
-    top[0].gpu_data[...] = loss.sum(dtype=xp.float64) / layer._gpu_norm
-    if len(top) >= 2:
-        top[1].gpu_data[...] = prob
+    finish_softmax_loss(layer, top, loss, prob, counts.sum())
 
 
 def loss_backward_gpu(layer, top, propagate_down, bottom):
